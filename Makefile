@@ -1,0 +1,56 @@
+# The platform's commands. `make demo` and `make test` work on a fresh machine: each creates
+# .venv and installs what it needs; a second run reuses it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+
+.PHONY: demo test lint format bench run worker beat clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(MANAGE) migrate --no-input -v 0
+	$(MANAGE) operator_login
+	$(MANAGE) ingest --provider synthetic --sample-universe --years 10 --timeframe 1d --seed 7
+	$(MANAGE) data_quality
+	@echo "Serving the console on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/)"
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: lint
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.ingest
+
+run: $(VENV)/.runtime
+	$(MANAGE) migrate --no-input -v 0
+	$(MANAGE) runserver 127.0.0.1:8000
+
+worker: $(VENV)/.runtime
+	$(BIN)/celery -A quantsite worker --loglevel INFO -Q ingestion,features,training,backtests,execution,monitoring
+
+beat: $(VENV)/.runtime
+	$(BIN)/celery -A quantsite beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) var

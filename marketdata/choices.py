@@ -1,0 +1,23 @@
+from django.db import models
+
+from marketdata.core.bars import Timeframe
+
+
+class AssetClass(models.TextChoices):
+    EQUITY = "equity", "Equity"
+    ETF = "etf", "ETF"
+    OPTION = "option", "Option"
+    FX = "fx", "FX"
+    CRYPTO = "crypto", "Crypto"
+    FUTURE = "future", "Future"
+
+
+TimeframeChoices = models.TextChoices("TimeframeChoices", [(t.name, (t.value, t.value)) for t in Timeframe])
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Loaded with rejected rows"
+    FAILED = "failed", "Failed"

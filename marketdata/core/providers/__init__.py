@@ -1,0 +1,1 @@
+"""Data providers: where bars come from (synthetic, files, Alpaca)."""

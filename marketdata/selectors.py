@@ -1,0 +1,115 @@
+"""Reads of market data: querysets, and bar frames handed to the pure core."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Max, QuerySet
+
+from marketdata.core.bars import RejectedRow, Timeframe, bar_frame, empty_bar_frame
+from marketdata.core.calendar import last_closed_session
+from marketdata.core.errors import NotFound
+from marketdata.models import IngestionRun, Instrument, PriceBar
+
+
+def instrument_get(*, symbol: str) -> Instrument:
+    try:
+        return Instrument.objects.get(symbol=symbol.upper())
+    except Instrument.DoesNotExist:
+        raise NotFound(f"unknown symbol {symbol!r}") from None
+
+
+def instrument_list(*, active: bool | None = None) -> QuerySet[Instrument]:
+    qs = Instrument.objects.all()
+    return qs if active is None else qs.filter(active=active)
+
+
+def bar_list(*, instrument: Instrument, timeframe: str, start=None, end=None) -> QuerySet[PriceBar]:
+    qs = PriceBar.objects.filter(instrument=instrument, timeframe=timeframe)
+    if start is not None:
+        qs = qs.filter(ts__gte=start)
+    if end is not None:
+        qs = qs.filter(ts__lte=end)
+    return qs.order_by("ts")
+
+
+def bars_frame_get(
+    *,
+    instrument: Instrument,
+    timeframe: Timeframe,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """Stored bars as a float64 BarFrame for the pure core."""
+    rows = list(
+        bar_list(instrument=instrument, timeframe=timeframe, start=start, end=end).values_list(
+            "ts", "open", "high", "low", "close", "volume"
+        )
+    )
+    if not rows:
+        return empty_bar_frame()
+    ts, *columns = zip(*rows, strict=True)
+    return bar_frame(pd.DatetimeIndex(ts), *(np.array(c, dtype="float64") for c in columns))
+
+
+def last_close_before(*, instrument: Instrument, timeframe: Timeframe, ts: datetime) -> float | None:
+    close = (
+        PriceBar.objects.filter(instrument=instrument, timeframe=timeframe, ts__lt=ts)
+        .order_by("-ts")
+        .values_list("close", flat=True)
+        .first()
+    )
+    return None if close is None else float(close)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    symbol: str
+    last_bar: date | None
+    expected: date
+
+    @property
+    def stale(self) -> bool:
+        return self.last_bar is None or self.last_bar < self.expected
+
+
+def data_freshness_list(*, as_of: datetime) -> list[Freshness]:
+    """Daily-bar freshness of every active instrument that trades XNYS sessions."""
+    expected = last_closed_session(as_of)
+    last_by_id = dict(
+        PriceBar.objects.filter(timeframe=Timeframe.D1, instrument__active=True)
+        .values("instrument_id")
+        .annotate(last=Max("ts"))
+        .values_list("instrument_id", "last")
+    )
+    return [
+        Freshness(i.symbol, last_by_id[i.pk].date() if i.pk in last_by_id else None, expected)
+        for i in instrument_list(active=True)
+        if i.trades_xnys_sessions
+    ]
+
+
+def universe_ingest_range(
+    *, as_of: datetime, years_if_empty: int = 10
+) -> tuple[list[str], datetime, datetime]:
+    """Symbols of the active US-equity universe and the daily range that brings them all up to date."""
+    freshness = data_freshness_list(as_of=as_of)
+    end = datetime.combine(freshness[0].expected if freshness else as_of.date(), time.max, tzinfo=UTC)
+    lasts = [f.last_bar for f in freshness]
+    if not lasts or None in lasts:
+        start = datetime.combine(end.date() - timedelta(days=365 * years_if_empty), time.min, tzinfo=UTC)
+    else:
+        start = datetime.combine(min(lasts), time.min, tzinfo=UTC)
+    return [f.symbol for f in freshness], start, end
+
+
+def rejected_rows_of(run: IngestionRun, limit: int) -> list[tuple[str, RejectedRow]]:
+    """The first rejected rows of a run, with their symbol (for the CLI and the API)."""
+    out: list[tuple[str, RejectedRow]] = []
+    for report in run.reports.select_related("instrument").order_by("pk"):
+        for r in report.rejected[: limit - len(out)]:
+            out.append((report.instrument.symbol, RejectedRow(r["row"], r["ts"], r["reason"])))
+        if len(out) >= limit:
+            break
+    return out

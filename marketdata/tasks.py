@@ -1,0 +1,57 @@
+"""Celery tasks of market data: thin, idempotent doors into the services."""
+
+import structlog
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from marketdata.choices import RunStatus
+from marketdata.core.bars import Timeframe
+from marketdata.core.errors import ProviderError
+from marketdata.models import IngestionRun
+from marketdata.selectors import data_freshness_list, universe_ingest_range
+from marketdata.services import ingestion_run_create, ingestion_run_execute
+from quantsite.events import event_bus
+
+log = structlog.get_logger(__name__)
+
+
+@shared_task(
+    bind=True,
+    queue="ingestion",
+    acks_late=True,
+    autoretry_for=(ProviderError,),
+    retry_backoff=30,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=5,
+)
+def ingest_bars_task(self, run_id: int) -> None:
+    run = IngestionRun.objects.get(pk=run_id)
+    if run.status in {RunStatus.SUCCEEDED, RunStatus.PARTIAL}:
+        return
+    ingestion_run_execute(run=run)
+
+
+@shared_task(queue="ingestion", acks_late=True)
+def ingest_universe_task() -> int | None:
+    """After the close: bring the daily bars of the active US-equity universe up to date."""
+    symbols, start, end = universe_ingest_range(as_of=timezone.now())
+    if not symbols:
+        log.info("no active instruments to ingest")
+        return None
+    run = ingestion_run_create(
+        provider=settings.MARKETDATA_PROVIDER, symbols=symbols, timeframe=Timeframe.D1, start=start, end=end
+    )
+    ingest_bars_task.delay(run.pk)
+    return run.pk
+
+
+@shared_task(queue="monitoring")
+def check_data_freshness_task() -> list[str]:
+    stale = [f for f in data_freshness_list(as_of=timezone.now()) if f.stale]
+    for f in stale:
+        log.warning("stale data", symbol=f.symbol, last_bar=str(f.last_bar), expected=str(f.expected))
+    if stale:
+        event_bus().publish("data.stale", {"symbols": [f.symbol for f in stale]})
+    return [f.symbol for f in stale]

@@ -1,0 +1,1 @@
+"""The Django project: settings, Celery app, URL routing and the shared API plumbing."""

@@ -1,0 +1,54 @@
+"""The API's error answers: every failure becomes {"error", "message", "details"} with a 4xx.
+
+ApplicationError (marketdata.core.errors) carries its own code and status; DRF's and Django's
+own exceptions are mapped onto the same shape. Only a real bug is left to become a 500.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from marketdata.core.errors import ApplicationError
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            text = _first_message(value)
+            return text if key == "non_field_errors" else f"{key}: {text}"
+        return "Invalid input."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid input."
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        body = {"error": exc.code, "message": exc.message, "details": exc.details}
+        return Response(body, status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"error": "invalid_input", "message": _first_message(exc.detail), "details": response.data}
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        body = {
+            "error": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code,
+            "message": _first_message(detail),
+            "details": {},
+        }
+    if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        return response
+    response.data = body
+    return response

@@ -1,0 +1,21 @@
+"""Every periodic task of the platform, declared in this one place.
+
+django-celery-beat's DatabaseScheduler copies these entries into the database at start, where
+an operator can see, pause or re-time them from the admin.
+"""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # 22:30 UTC is after the 16:00 New York close in both EST (21:00 UTC) and EDT (20:00 UTC).
+    "ingest-daily-bars": {
+        "task": "marketdata.tasks.ingest_universe_task",
+        "schedule": crontab(minute=30, hour=22, day_of_week="mon-fri"),
+        "options": {"queue": "ingestion"},
+    },
+    "check-data-freshness": {
+        "task": "marketdata.tasks.check_data_freshness_task",
+        "schedule": crontab(minute=0, hour=23, day_of_week="mon-fri"),
+        "options": {"queue": "monitoring"},
+    },
+}
