@@ -92,7 +92,8 @@ class Command(BaseCommand):
     def _report(self, run) -> None:
         self.stdout.write(
             f"inserted {run.rows_inserted:,}  updated {run.rows_updated:,}  "
-            f"unchanged {run.rows_unchanged:,}  rejected {run.rows_rejected:,}  in {run.duration_seconds:.2f} s  ({run.status})"
+            f"unchanged {run.rows_unchanged:,}  rejected {run.rows_rejected:,}  "
+            f"in {run.duration_seconds:.2f} s  ({run.status})"
         )
         shown = rejected_rows_of(run, SHOWN_REJECTIONS)
         if shown:
