@@ -1,0 +1,33 @@
+"""Celery wiring: one queue per workload, every schedule declared once and pointing at a real task."""
+
+import pytest
+
+from quantsite.celery import QUEUES, app
+from quantsite.schedules import BEAT_SCHEDULE
+
+
+@pytest.fixture(autouse=True)
+def discovered_tasks():
+    app.loader.import_default_modules()  # what a worker does at start: autodiscover every tasks.py
+
+
+def test_every_project_task_names_a_declared_queue():
+    project_tasks = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+
+    assert {name: task.queue for name, task in project_tasks.items()} == {
+        "marketdata.tasks.ingest_bars_task": "ingestion",
+        "marketdata.tasks.ingest_universe_task": "ingestion",
+        "marketdata.tasks.check_data_freshness_task": "monitoring",
+    }
+    assert {task.queue for task in project_tasks.values()} <= set(QUEUES)
+
+
+def test_every_schedule_runs_a_registered_task_on_a_declared_queue():
+    for entry in BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+        assert entry["options"]["queue"] == app.tasks[entry["task"]].queue
+
+
+def test_embedded_mode_runs_tasks_eagerly():
+    assert app.conf.task_always_eager is True
+    assert app.conf.task_acks_late is True
