@@ -33,7 +33,13 @@ class Instrument(models.Model):
 
 
 class PriceBar(models.Model):
-    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="bars")
+    # No database FK constraint or separate index on instrument: a constraint trigger per row
+    # made bulk loads far slower, and the unique (instrument, timeframe, ts) index already serves
+    # lookups by instrument. PROTECT and the ingestion service (which creates the instrument
+    # first) keep every reference valid.
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, related_name="bars", db_constraint=False, db_index=False
+    )
     timeframe = models.CharField(max_length=3, choices=TimeframeChoices.choices)
     ts = models.DateTimeField(help_text="Start of the bar (UTC); daily bars are stamped at 00:00 UTC.")
     open = models.DecimalField(**PRICE)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import psycopg
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
@@ -231,29 +232,33 @@ def bars_upsert(
     return _upsert_batched(instrument, timeframe, bars, source, now)
 
 
-# --- PostgreSQL: binary COPY into a staging table, then one INSERT ... ON CONFLICT ------------
+# --- PostgreSQL: binary COPY, straight into the table or through a staging table --------------
+#
+# A chunk whose time range holds no stored bar (new data: the common case) is copied straight
+# into marketdata_pricebar. Otherwise, or when a concurrent load got there first, the chunk goes
+# into a staging table and one INSERT ... ON CONFLICT inserts new bars and updates changed ones.
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp zero
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
-_COPY_ROW = np.dtype(
-    [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("ts_len", ">i4"), ("ts", ">i8")]
-    + [f for c in BAR_COLUMNS for f in ((f"{c}_len", ">i4"), (c, ">f8"))]
-)
+_COLUMNS = "instrument_id, timeframe, ts, open, high, low, close, volume, source, ingested_at"
+# numeric in binary: ndigits, weight, sign, dscale, then base-10000 digits. Six digits with weight
+# 3 hold an integer part below 10^16 and exactly 8 decimals (the storage scale).
+_NUMERIC = [("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"), ("dscale", ">i2"), ("digits", ">i2", 6)]
+_NUMERIC_LEN = 8 + 2 * 6
 _STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS marketdata_bar_stage (instrument_id bigint, ts timestamptz, "
-    "open float8, high float8, low float8, close float8, volume float8)"
+    "CREATE TEMP TABLE IF NOT EXISTS marketdata_bar_stage (instrument_id bigint, timeframe varchar(3), "
+    "ts timestamptz, open numeric, high numeric, low numeric, close numeric, volume numeric, "
+    "source varchar(32), ingested_at timestamptz)"
 )
-_COPY_SQL = (
-    "COPY marketdata_bar_stage (instrument_id, ts, open, high, low, close, volume) FROM STDIN (FORMAT BINARY)"
+_ANY_STORED_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM marketdata_pricebar WHERE instrument_id = %s AND timeframe = %s "
+    "AND ts BETWEEN %s AND %s)"
 )
-_UPSERT_SQL = """
+_UPSERT_SQL = f"""
 WITH up AS (
-    INSERT INTO marketdata_pricebar
-        (instrument_id, timeframe, ts, open, high, low, close, volume, source, ingested_at)
-    SELECT instrument_id, %(timeframe)s, ts, round(open::numeric, 8), round(high::numeric, 8),
-           round(low::numeric, 8), round(close::numeric, 8), round(volume::numeric, 8), %(source)s, %(now)s
-    FROM marketdata_bar_stage
+    INSERT INTO marketdata_pricebar ({_COLUMNS})
+    SELECT {_COLUMNS} FROM marketdata_bar_stage
     ON CONFLICT (instrument_id, timeframe, ts) DO UPDATE SET
         open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
         volume = EXCLUDED.volume, source = EXCLUDED.source, ingested_at = EXCLUDED.ingested_at
@@ -266,14 +271,49 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 """
 
 
-def copy_payload(instrument_id: int, bars: pd.DataFrame) -> bytes:
-    """Bars in PostgreSQL's binary COPY format (instrument_id, ts, open, high, low, close, volume)."""
-    rows = np.empty(len(bars), dtype=_COPY_ROW)
-    rows["fields"] = 2 + len(BAR_COLUMNS)
+def _numeric_fields(values: np.ndarray) -> np.ndarray:
+    """Exact binary numerics of floats that have at most 8 decimals (validation ensures it)."""
+    out = np.empty(len(values), dtype=_NUMERIC)
+    magnitude = np.abs(values)
+    whole = np.floor(magnitude)
+    frac = np.round((magnitude - whole) * 1e8).astype(np.int64)
+    carry = frac == 100_000_000
+    whole = whole.astype(np.int64) + carry
+    frac = np.where(carry, 0, frac)
+    out["ndigits"], out["weight"], out["dscale"] = 6, 3, 8
+    out["sign"] = np.where(values < 0, 0x4000, 0)
+    digits = out["digits"]
+    for i, power in enumerate((10**12, 10**8, 10**4, 1)):
+        digits[:, i] = (whole // power) % 10_000
+    digits[:, 4], digits[:, 5] = frac // 10_000, frac % 10_000
+    return out
+
+
+def copy_payload(instrument_id: int, timeframe: Timeframe, bars: pd.DataFrame, source: str, now) -> bytes:
+    """Bars in PostgreSQL's binary COPY format, in the column order of _COLUMNS."""
+    tf, src = str(timeframe).encode(), source.encode()
+    row = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_len", ">i4"),
+            ("id", ">i8"),
+            ("tf_len", ">i4"),
+            ("tf", f"S{len(tf)}"),
+            ("ts_len", ">i4"),
+            ("ts", ">i8"),
+        ]
+        + [f for c in BAR_COLUMNS for f in ((f"{c}_len", ">i4"), (c, _NUMERIC))]
+        + [("src_len", ">i4"), ("src", f"S{len(src)}"), ("at_len", ">i4"), ("at", ">i8")]
+    )
+    rows = np.empty(len(bars), dtype=row)
+    rows["fields"] = 10
     rows["id_len"], rows["id"] = 8, instrument_id
+    rows["tf_len"], rows["tf"] = len(tf), tf
     rows["ts_len"], rows["ts"] = 8, bars.index.as_unit("us").asi8 - _PG_EPOCH_US
     for c in BAR_COLUMNS:
-        rows[f"{c}_len"], rows[c] = 8, bars[c].to_numpy()
+        rows[f"{c}_len"], rows[c] = _NUMERIC_LEN, _numeric_fields(bars[c].to_numpy())
+    rows["src_len"], rows["src"] = len(src), src
+    rows["at_len"], rows["at"] = 8, int(now.timestamp() * 1_000_000) - _PG_EPOCH_US
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
@@ -281,19 +321,36 @@ def _upsert_copy(
     instrument_id: int, timeframe: Timeframe, bars: pd.DataFrame, source: str, now
 ) -> UpsertCounts:
     counts = UpsertCounts()
-    params = {"timeframe": str(timeframe), "source": source, "now": now}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_STAGE_DDL)
         for begin in range(0, len(bars), COPY_CHUNK_ROWS):
             chunk = bars.iloc[begin : begin + COPY_CHUNK_ROWS]
+            payload = copy_payload(instrument_id, timeframe, chunk, source, now)
+            span = (instrument_id, str(timeframe), chunk.index[0], chunk.index[-1])
+            cursor.execute(_ANY_STORED_SQL, span)
+            if not cursor.fetchone()[0] and _copy_new(cursor, payload):
+                counts += UpsertCounts(inserted=len(chunk))
+                continue
+            cursor.execute(_STAGE_DDL)
             cursor.execute("TRUNCATE marketdata_bar_stage")
-            with cursor.copy(_COPY_SQL) as copy:
-                copy.write(copy_payload(instrument_id, chunk))
-            cursor.execute(_UPSERT_SQL, params)
+            with cursor.copy(f"COPY marketdata_bar_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(payload)
+            cursor.execute(_UPSERT_SQL)
             inserted, updated = cursor.fetchone()
             counts += UpsertCounts(inserted, updated, len(chunk) - inserted - updated)
-        cursor.execute("TRUNCATE marketdata_bar_stage")
     return counts
+
+
+def _copy_new(cursor, payload: bytes) -> bool:
+    """COPY bars that were not stored a moment ago; False when a concurrent load stored some first."""
+    try:
+        with (
+            transaction.atomic(),
+            cursor.copy(f"COPY marketdata_pricebar ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.write(payload)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
 
 
 # --- SQLite (and any other database): batched upserts through the ORM ------------------------

@@ -17,6 +17,7 @@ from marketdata.core.bars import BAR_COLUMNS, PRICE_COLUMNS, RawBars, RejectedRo
 from marketdata.core.calendar import last_closed_session, sessions_between
 
 STORAGE_DECIMALS = 8
+SIGNIFICANT_DIGITS = 14
 SPLIT_RATIOS = (2, 3, 4, 5, 8, 10, 20)
 SPLIT_TOLERANCE = 0.03
 EXAMPLES = 5
@@ -145,13 +146,37 @@ def _row_reasons(frame: pd.DataFrame) -> dict[int, list[str]]:
             lambda i: f"low {_fmt(lo[i])} is above open/close {_fmt(min(o[i], c[i]))}",
         )
         for name, v in finite.items():
-            scale = np.maximum(np.abs(v), 1.0)
-            too_precise = np.abs(np.round(v, STORAGE_DECIMALS) - v) > 1e-12 * scale
+            decimals, digits = _storable(v)
             add(
-                too_precise,
-                lambda i, name=name, v=v: f"{name} {v[i]!r} has more than {STORAGE_DECIMALS} decimal places",
+                decimals,
+                lambda i, name=name, v=v: (
+                    f"{name} {float(v[i])!r} has more than {STORAGE_DECIMALS} decimal places"
+                ),
+            )
+            add(
+                digits & ~decimals,
+                lambda i, name=name, v=v: (
+                    f"{name} {float(v[i])!r} has more than {SIGNIFICANT_DIGITS} significant digits"
+                ),
             )
     return reasons
+
+
+def _storable(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of values that storage would round: too many decimals, too many significant digits.
+
+    Values arrive as float64, which holds 15 to 17 significant digits; up to 14 are kept exactly
+    (a decimal that needs more cannot be told from its float neighbours), with at most 8 decimals.
+    """
+    magnitude = np.abs(np.nan_to_num(v))
+    with np.errstate(divide="ignore"):
+        whole_digits = np.where(magnitude >= 1, np.floor(np.log10(np.maximum(magnitude, 1))) + 1, 0)
+    allowed = np.clip(SIGNIFICANT_DIGITS - whole_digits, 0, STORAGE_DECIMALS)
+    scaled = magnitude * 10.0**allowed
+    off_grid = np.abs(scaled - np.rint(scaled)) > 0.05
+    return off_grid & (allowed == STORAGE_DECIMALS), (off_grid & (allowed < STORAGE_DECIMALS)) | (
+        whole_digits > SIGNIFICANT_DIGITS
+    )
 
 
 def _split_duplicates(good: pd.DataFrame) -> tuple[pd.DataFrame, list[RejectedRow]]:

@@ -196,26 +196,69 @@ def test_upsert_counts_inserts_updates_and_unchanged_in_one_batch():
     ]
 
 
+def stage_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('pg_temp.marketdata_bar_stage') IS NOT NULL")
+        return cursor.fetchone()[0]
+
+
+def minute_bars(closes, volumes=None):
+    ts = [datetime(2024, 1, 2, 14, 30 + i, tzinfo=UTC) for i in range(len(closes))]
+    volumes = volumes or [100.0] * len(closes)
+    return bar_frame(ts, closes, [c + 1 for c in closes], [c - 1 for c in closes], closes, volumes)
+
+
 @pytest.mark.postgres
-def test_postgres_loads_through_binary_copy_and_one_upsert(django_assert_max_num_queries):
-    assert connection.vendor == "postgresql"
+def test_postgres_copies_new_bars_straight_in_with_exact_decimals():
     instrument = Instrument.objects.create(symbol="XYZ")
-    ts = [datetime(2024, 1, 2, 14, 30 + i, tzinfo=UTC) for i in range(5)]
-    bars = bar_frame(ts, [10.01] * 5, [10.5] * 5, [9.99] * 5, [10.25] * 5, [1.5, 2, 3, 4, 5])
+    bars = minute_bars([10.01, 123456.12345678, 1.00000001], [1.5, 987654.12345678, 98765432109])
 
-    with django_assert_max_num_queries(8) as captured:
-        counts = bars_upsert(instrument=instrument, timeframe=Timeframe.M1, bars=bars, source="test")
+    counts = bars_upsert(instrument=instrument, timeframe=Timeframe.M1, bars=bars, source="test")
 
-    assert (counts.inserted, counts.updated, counts.unchanged) == (5, 0, 0)
+    assert (counts.inserted, counts.updated, counts.unchanged) == (3, 0, 0)
+    assert not stage_exists()
+    assert list(PriceBar.objects.order_by("ts").values_list("close", "volume", "timeframe", "source")) == [
+        (Decimal("10.01000000"), Decimal("1.50000000"), "1m", "test"),
+        (Decimal("123456.12345678"), Decimal("987654.12345678"), "1m", "test"),
+        (Decimal("1.00000001"), Decimal("98765432109.00000000"), "1m", "test"),
+    ]
+
+
+@pytest.mark.postgres
+def test_postgres_reloads_through_staging_and_one_upsert(django_assert_max_num_queries):
+    instrument = Instrument.objects.create(symbol="XYZ")
+    bars_upsert(instrument=instrument, timeframe=Timeframe.M1, bars=minute_bars([10, 11, 12]), source="test")
+
+    with django_assert_max_num_queries(7) as captured:
+        counts = bars_upsert(
+            instrument=instrument, timeframe=Timeframe.M1, bars=minute_bars([10, 11.5, 12, 13]), source="test"
+        )
+
+    assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 2)
     assert (
         sum("ON CONFLICT (instrument_id, timeframe, ts)" in q["sql"] for q in captured.captured_queries) == 1
     )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('pg_temp.marketdata_bar_stage') IS NOT NULL")
-        assert cursor.fetchone() == (True,)
-    row = PriceBar.objects.get(ts=ts[0])
-    assert (row.open, row.low, row.volume) == (
-        Decimal("10.01000000"),
-        Decimal("9.99000000"),
-        Decimal("1.50000000"),
+    assert stage_exists()
+    assert list(PriceBar.objects.order_by("ts").values_list("close", flat=True)) == [
+        Decimal("10"),
+        Decimal("11.5"),
+        Decimal("12"),
+        Decimal("13"),
+    ]
+
+
+@pytest.mark.postgres
+def test_postgres_falls_back_to_the_upsert_when_a_concurrent_load_stored_the_bars_first(monkeypatch):
+    instrument = Instrument.objects.create(symbol="XYZ")
+    bars_upsert(instrument=instrument, timeframe=Timeframe.M1, bars=minute_bars([10, 11]), source="test")
+    # As if the rows arrived between the existence check and the COPY.
+    monkeypatch.setattr(
+        "marketdata.services._ANY_STORED_SQL", "SELECT %s < 0 AND %s IS NULL AND %s IS NULL AND %s IS NULL"
     )
+
+    counts = bars_upsert(
+        instrument=instrument, timeframe=Timeframe.M1, bars=minute_bars([10, 11]), source="t"
+    )
+
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
+    assert PriceBar.objects.count() == 2

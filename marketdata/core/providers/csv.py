@@ -6,6 +6,7 @@ optional Adj Close. Naive times are taken in the given timezone (UTC unless told
 A cell that is not a number or a time rejects its row, with the line it stands on.
 """
 
+import codecs
 from datetime import datetime
 from pathlib import Path
 
@@ -30,13 +31,21 @@ class CSVProvider(DataProvider):
 
     def fetch_bars(self, symbol: str, start: datetime, end: datetime, timeframe: Timeframe) -> RawBars:
         check_range(start, end)
-        raw = self.read(symbol, timeframe)
+        raw, rejected_times = self._read(symbol, timeframe)
         ts = raw.frame["ts"]
         raw.frame = raw.frame.loc[ts.isna() | ((ts >= start) & (ts <= end))].reset_index(drop=True)
+        # A row rejected for a bad cell belongs to the range its time names; one without a time, to any.
+        raw.rejected = [
+            r for r, t in zip(raw.rejected, rejected_times, strict=True) if pd.isna(t) or start <= t <= end
+        ]
         return raw
 
     def read(self, symbol: str, timeframe: Timeframe) -> RawBars:
         """Every row of the file."""
+        return self._read(symbol, timeframe)[0]
+
+    def _read(self, symbol: str, timeframe: Timeframe) -> tuple[RawBars, list[pd.Timestamp]]:
+        """Every row of the file, and the time of each rejected row (NaT when it has none)."""
         text, first_line = self._load()
         columns = _resolve_columns(text, self.path)
         rejected: list[RejectedRow] = []
@@ -68,6 +77,7 @@ class CSVProvider(DataProvider):
                     row=int(rows[i]), ts=str(text[columns["ts"]].iloc[i]), reason="; ".join(reasons[i])
                 )
             )
+        rejected_times = [ts.iloc[i] for i in sorted(reasons)]
 
         if self.adjust and "adj_close" in numbers:
             factor = numbers["adj_close"] / numbers["close"]
@@ -75,12 +85,13 @@ class CSVProvider(DataProvider):
                 numbers[name] = np.round(numbers[name] * factor, 4)
             numbers["volume"] = np.round(numbers["volume"] / factor)
         frame = pd.DataFrame({"ts": ts, **{c: numbers[c] for c in BAR_COLUMNS}, "row": rows})
-        return RawBars(
+        raw = RawBars(
             symbol=symbol,
             timeframe=timeframe,
             frame=frame.loc[~bad].reset_index(drop=True),
             rejected=rejected,
         )
+        return raw, rejected_times
 
     def _load(self) -> tuple[pd.DataFrame, int]:
         """The file as a frame of text cells, and the line number of its first data row."""
@@ -94,11 +105,12 @@ class CSVProvider(DataProvider):
             frame = pd.read_parquet(self.path)
             if isinstance(frame.index, pd.DatetimeIndex):
                 frame = frame.reset_index()
-            return frame.astype(object).astype(str).replace({"NaT": "", "None": ""}), 1
+            # Cells as the text a CSV would hold: a missing number reads "nan", a missing time "".
+            return frame.astype(object).map(lambda v: "" if v is None or v is pd.NaT else str(v)), 1
         if b"\x00" in head:
             raise DataFormatError(f"{self.path}: not a CSV or Parquet file")
         try:
-            head.decode("utf-8")
+            codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the end is fine
             frame = pd.read_csv(self.path, dtype=str, keep_default_na=False, skipinitialspace=True)
         except (UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise DataFormatError(f"{self.path}: not a CSV or Parquet file ({exc})") from None
@@ -129,10 +141,14 @@ def _resolve_columns(frame: pd.DataFrame, path: Path) -> dict[str, str]:
 def _parse_times(cells: pd.Series, timezone: str) -> tuple[pd.Series, np.ndarray]:
     """UTC timestamps, and a mask of cells that are not times."""
     text = cells.astype(str).str.strip()
-    if len(text) and text.str.fullmatch(r"\d{9,19}").all():
-        values = text.astype("int64")
-        unit = "s" if values.max() < 10**11 else "ms" if values.max() < 10**14 else "ns"
-        return pd.to_datetime(values, unit=unit, utc=True), np.zeros(len(text), dtype=bool)
+    epoch = text.str.fullmatch(r"\d{9,19}").to_numpy()
+    if epoch.any() and epoch.sum() * 2 >= (text != "").sum():
+        # Mostly epoch numbers: read those by their magnitude; any other cell is not a time.
+        values = pd.to_numeric(text.where(epoch), errors="coerce")
+        top = values.max()
+        unit = "s" if top < 10**11 else "ms" if top < 10**14 else "ns"
+        parsed = pd.to_datetime(values, unit=unit, utc=True)
+        return parsed, ~epoch
     try:
         parsed = pd.to_datetime(text, errors="coerce", format="mixed")
         if parsed.dt.tz is None:
