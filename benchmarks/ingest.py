@@ -86,23 +86,24 @@ def main() -> None:
     assert (again.rows_inserted, again.rows_unchanged) == (0, n)
 
     bars = raw.frame.set_index("ts")[["open", "high", "low", "close", "volume"]]
+    now = datetime.now(UTC)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_plain_copy")
         cursor.execute(
-            "CREATE TABLE bench_plain_copy (instrument_id bigint, ts timestamptz, open float8, "
-            "high float8, low float8, close float8, volume float8)"
+            "CREATE TABLE bench_plain_copy (instrument_id bigint, timeframe varchar(3), ts timestamptz, "
+            "open numeric(20, 8), high numeric(20, 8), low numeric(20, 8), close numeric(20, 8), "
+            "volume numeric(28, 8), source varchar(32), ingested_at timestamptz)"
         )
         t = time.perf_counter()
         for begin in range(0, n, 200_000):
             with cursor.copy("COPY bench_plain_copy FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(copy_payload(1, bars.iloc[begin : begin + 200_000]))
+                copy.write(copy_payload(1, Timeframe.M1, bars.iloc[begin : begin + 200_000], "bench", now))
         copy_s = time.perf_counter() - t
         cursor.execute("SELECT count(*) FROM bench_plain_copy")
         assert cursor.fetchone()[0] == n
         cursor.execute("DROP TABLE bench_plain_copy")
 
     other = Instrument.objects.create(symbol="BENCHORM")
-    now = datetime.now(UTC)
     t = time.perf_counter()
     for begin in range(0, n, BULK_CHUNK):
         chunk = bars.iloc[begin : begin + BULK_CHUNK]
