@@ -54,3 +54,9 @@ def test_drf_and_django_exceptions_take_the_same_shape():
 
 def test_an_unexpected_exception_is_left_to_django():
     assert api_exception_handler(ZeroDivisionError("bug"), {}) is None
+
+
+def test_the_site_root_leads_to_the_console(client):
+    response = client.get("/")
+
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
