@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from marketdata.choices import AssetClass, RunStatus
 from marketdata.core.bars import BAR_COLUMNS, Timeframe, raw_from_frame
-from marketdata.core.errors import ApplicationError, InvalidInput, ProviderNotConfigured
+from marketdata.core.errors import ApplicationError, InvalidInput
 from marketdata.core.providers.base import DataProvider
 from marketdata.core.providers.csv import CSVProvider
 from marketdata.core.providers.synthetic import SyntheticProvider
@@ -41,10 +41,8 @@ def provider_build(name: str, params: dict) -> DataProvider:
             params["path"], timezone=params.get("timezone", "UTC"), adjust=params.get("adjust", False)
         )
     if name == "alpaca":
-        from marketdata.core.providers.alpaca import AlpacaProvider
+        from marketdata.core.providers.alpaca import AlpacaProvider  # alpaca-py is slow to import
 
-        if not (settings.ALPACA_API_KEY and settings.ALPACA_API_SECRET):
-            raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
         return AlpacaProvider(
             settings.ALPACA_API_KEY,
             settings.ALPACA_API_SECRET,
