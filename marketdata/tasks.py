@@ -10,7 +10,7 @@ from marketdata.core.bars import Timeframe
 from marketdata.core.errors import ProviderError
 from marketdata.models import IngestionRun
 from marketdata.selectors import data_freshness_list, universe_ingest_range
-from marketdata.services import ingestion_run_create, ingestion_run_execute
+from marketdata.services import ingestion_run_create, ingestion_run_enqueue, ingestion_run_execute
 from quantsite.events import event_bus
 
 log = structlog.get_logger(__name__)
@@ -43,7 +43,7 @@ def ingest_universe_task() -> int | None:
     run = ingestion_run_create(
         provider=settings.MARKETDATA_PROVIDER, symbols=symbols, timeframe=Timeframe.D1, start=start, end=end
     )
-    ingest_bars_task.delay(run.pk)
+    ingestion_run_enqueue(run=run)
     return run.pk
 
 

@@ -1,5 +1,6 @@
 from django.db import migrations
 
+# Frozen here: a migration must not change when quantsite.roles does.
 ROLES = ("viewer", "operator", "risk_officer", "admin")
 
 
