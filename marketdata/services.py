@@ -2,6 +2,7 @@
 
 import struct
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from marketdata.choices import AssetClass, RunStatus
 from marketdata.core.bars import BAR_COLUMNS, Timeframe, raw_from_frame
@@ -232,9 +234,9 @@ def bars_upsert(
 
 # --- PostgreSQL: binary COPY, straight into the table or through a staging table --------------
 #
-# A chunk whose time range holds no stored bar (new data: the common case) is copied straight
-# into marketdata_pricebar. Otherwise, or when a concurrent load got there first, the chunk goes
-# into a staging table and one INSERT ... ON CONFLICT inserts new bars and updates changed ones.
+# Bars whose time range holds no stored bar (new data: the common case) are copied straight into
+# marketdata_pricebar. Otherwise, or when a concurrent load got there first, each chunk goes into
+# a staging table and one INSERT ... ON CONFLICT inserts new bars and updates changed ones.
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp zero
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -287,8 +289,8 @@ def _numeric_fields(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def copy_payload(instrument_id: int, timeframe: Timeframe, bars: pd.DataFrame, source: str, now) -> bytes:
-    """Bars in PostgreSQL's binary COPY format, in the column order of _COLUMNS."""
+def copy_rows(instrument_id: int, timeframe: Timeframe, bars: pd.DataFrame, source: str, now) -> bytes:
+    """Bars as rows of PostgreSQL's binary COPY format, in the column order of _COLUMNS."""
     tf, src = str(timeframe).encode(), source.encode()
     row = np.dtype(
         [
@@ -312,40 +314,52 @@ def copy_payload(instrument_id: int, timeframe: Timeframe, bars: pd.DataFrame, s
         rows[f"{c}_len"], rows[c] = _NUMERIC_LEN, _numeric_fields(bars[c].to_numpy())
     rows["src_len"], rows["src"] = len(src), src
     rows["at_len"], rows["at"] = 8, int(now.timestamp() * 1_000_000) - _PG_EPOCH_US
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    return rows.tobytes()
+
+
+def copy_binary(cursor, table: str, row_chunks: Iterable[bytes]) -> None:
+    """One binary COPY of the chunks into table. A writer thread sends each chunk while the next
+    one is built, so PostgreSQL ingests and Python encodes at the same time."""
+    raw = cursor.cursor  # psycopg's own cursor: Django's wrapper does not take a writer
+    with raw.copy(
+        f"COPY {table} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)", writer=QueuedLibpqWriter(raw)
+    ) as copy:
+        copy.write(_COPY_HEADER)
+        for rows in row_chunks:
+            copy.write(rows)
+        copy.write(_COPY_TRAILER)
 
 
 def _upsert_copy(
     instrument_id: int, timeframe: Timeframe, bars: pd.DataFrame, source: str, now
 ) -> UpsertCounts:
-    counts = UpsertCounts()
+    starts = range(0, len(bars), COPY_CHUNK_ROWS)
+
+    def chunks() -> Iterator[bytes]:
+        for begin in starts:
+            yield copy_rows(instrument_id, timeframe, bars.iloc[begin : begin + COPY_CHUNK_ROWS], source, now)
+
     with transaction.atomic(), connection.cursor() as cursor:
-        for begin in range(0, len(bars), COPY_CHUNK_ROWS):
-            chunk = bars.iloc[begin : begin + COPY_CHUNK_ROWS]
-            payload = copy_payload(instrument_id, timeframe, chunk, source, now)
-            span = (instrument_id, str(timeframe), chunk.index[0], chunk.index[-1])
-            cursor.execute(_ANY_STORED_SQL, span)
-            if not cursor.fetchone()[0] and _copy_new(cursor, payload):
-                counts += UpsertCounts(inserted=len(chunk))
-                continue
-            cursor.execute(_STAGE_DDL)
+        cursor.execute(_ANY_STORED_SQL, (instrument_id, str(timeframe), bars.index[0], bars.index[-1]))
+        if not cursor.fetchone()[0] and _copy_new(cursor, chunks()):
+            return UpsertCounts(inserted=len(bars))
+        counts = UpsertCounts()
+        cursor.execute(_STAGE_DDL)
+        for begin, rows in zip(starts, chunks(), strict=True):
             cursor.execute("TRUNCATE marketdata_bar_stage")
-            with cursor.copy(f"COPY marketdata_bar_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(payload)
+            copy_binary(cursor, "marketdata_bar_stage", [rows])
             cursor.execute(_UPSERT_SQL)
             inserted, updated = cursor.fetchone()
-            counts += UpsertCounts(inserted, updated, len(chunk) - inserted - updated)
+            size = min(COPY_CHUNK_ROWS, len(bars) - begin)
+            counts += UpsertCounts(inserted, updated, size - inserted - updated)
     return counts
 
 
-def _copy_new(cursor, payload: bytes) -> bool:
+def _copy_new(cursor, row_chunks: Iterable[bytes]) -> bool:
     """COPY bars that were not stored a moment ago; False when a concurrent load stored some first."""
     try:
-        with (
-            transaction.atomic(),
-            cursor.copy(f"COPY marketdata_pricebar ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.write(payload)
+        with transaction.atomic():
+            copy_binary(cursor, "marketdata_pricebar", row_chunks)
     except psycopg.errors.UniqueViolation:
         return False
     return True
