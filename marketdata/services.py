@@ -144,8 +144,9 @@ def ingestion_run_execute(*, run: IngestionRun, provider: DataProvider | None = 
         if valid_rows == 0:
             raise InvalidInput(f"no valid rows to load ({run.rows_rejected} rejected)")
         run.status = RunStatus.PARTIAL if run.rows_rejected else RunStatus.SUCCEEDED
-    except ApplicationError as exc:
-        run.status, run.error = RunStatus.FAILED, exc.message
+    except Exception as exc:  # recorded on the run, then raised again
+        run.status = RunStatus.FAILED
+        run.error = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
         raise
     finally:
         run.finished_at = timezone.now()

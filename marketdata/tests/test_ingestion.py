@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -262,3 +263,21 @@ def test_postgres_falls_back_to_the_upsert_when_a_concurrent_load_stored_the_bar
 
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
     assert PriceBar.objects.count() == 2
+
+
+def test_an_unexpected_failure_is_recorded_on_the_run(monkeypatch):
+    run = ingestion_run_create(
+        provider="synthetic",
+        symbols=["AAA"],
+        timeframe="1d",
+        start=datetime(2024, 1, 2, tzinfo=UTC),
+        end=datetime(2024, 1, 5, tzinfo=UTC),
+    )
+    monkeypatch.setattr("marketdata.services.bars_upsert", mock.Mock(side_effect=OSError("disk full")))
+
+    with pytest.raises(OSError, match="disk full"):
+        ingestion_run_execute(run=run)
+
+    run.refresh_from_db()
+    assert (run.status, run.error) == (RunStatus.FAILED, "OSError: disk full")
+    assert PriceBar.objects.count() == 0
