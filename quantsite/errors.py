@@ -7,7 +7,7 @@ own exceptions are mapped onto the same shape. Only a real bug is left to become
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -40,15 +40,11 @@ def api_exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        body = {"error": "invalid_input", "message": _first_message(exc.detail), "details": response.data}
-    else:
-        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
-        body = {
-            "error": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code,
-            "message": _first_message(detail),
-            "details": {},
+        response.data = {
+            "error": "invalid_input",
+            "message": _first_message(exc.detail),
+            "details": response.data,
         }
-    if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        return response
-    response.data = body
+    else:
+        response.data = {"error": exc.default_code, "message": _first_message(exc.detail), "details": {}}
     return response
