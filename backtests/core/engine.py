@@ -1,0 +1,231 @@
+"""The backtest engine: the seed's loop over bars, with the same broker and risk checks as trading.
+
+    for each timestamp:
+        pending orders meet the bar (next-open market orders, limits, stops)
+        strategy.on_market_data(bar) for every symbol with a bar at this time
+        signals = strategy.generate_signals(state)
+        orders = strategy.risk_check(signals, portfolio)
+        each order: risk_manager.check_order -> SimulatedBroker (fills now under "close" timing)
+        equity, cash and exposure recorded
+        strategy.daily_close() when the session ends
+
+A strategy that states its signals as arrays may instead run through the compiled kernel
+(backtests.core.fastpath) with the same fills, costs and sizing, when nothing in the run needs the
+bar-by-bar loop (one symbol, market orders only, no volume cap or impact, a risk manager that
+approves everything).
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from backtests.core.metrics import compute_metrics
+from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve
+from execution.core.costs import CommissionModel, SlippageModel
+from execution.core.ledger import TradeLedger
+from execution.core.portfolio import Portfolio
+from execution.core.simulated import SimulatedBroker
+from marketdata.core.bars import BAR_COLUMNS
+from marketdata.core.errors import InvalidInput
+from risk.core.manager import PermissiveRiskManager, RiskManager
+from strategies.core.base import Strategy
+from strategies.core.types import OrderStatus, PortfolioState, PriceBar
+
+
+def costs_of(config: BacktestConfig) -> tuple[CommissionModel, SlippageModel]:
+    commission = CommissionModel(
+        per_trade=float(config.commission_per_trade),
+        per_share=float(config.commission_per_share),
+        minimum=float(config.commission_minimum),
+        bps=float(config.commission_bps),
+    )
+    return commission, SlippageModel(
+        bps=float(config.slippage_bps), impact_bps=float(config.volume_impact_bps)
+    )
+
+
+def normalise_data(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame], strategy: Strategy, config: BacktestConfig
+):
+    """A BarFrame per symbol, cut to the config's dates; one frame is the strategy's first symbol."""
+    if isinstance(data, pd.DataFrame):
+        universe = strategy.config.universe
+        data = {universe[0] if universe else "ASSET": data}
+    if not data:
+        raise InvalidInput("no data to backtest")
+    out = {}
+    for symbol, given in data.items():
+        missing = [c for c in BAR_COLUMNS if c not in given.columns]
+        if missing:
+            raise InvalidInput(f"{symbol}: bars lack column(s) {', '.join(missing)}")
+        frame = given.loc[config.start_date : config.end_date]
+        if frame.empty:
+            raise InvalidInput(f"{symbol}: no bars in the backtest's date range")
+        if frame[list(BAR_COLUMNS)].isna().to_numpy().any():
+            raise InvalidInput(f"{symbol}: bars contain NaN; validate them first (marketdata.core.quality)")
+        out[symbol] = frame
+    return out
+
+
+class BacktestEngine:
+    def __init__(self, risk_manager: RiskManager | None = None) -> None:
+        self.risk_manager = risk_manager or PermissiveRiskManager()
+
+    def run(
+        self,
+        strategy: Strategy,
+        data: pd.DataFrame | Mapping[str, pd.DataFrame],
+        config: BacktestConfig,
+        *,
+        fast: bool | None = None,
+    ) -> BacktestResult:
+        """Backtest strategy on data. fast=None uses the compiled kernel when it can; True insists
+        (an error says why it cannot); False always runs the bar-by-bar loop."""
+        started = datetime.now(UTC)
+        frames = normalise_data(data, strategy, config)
+        strategy.bind(frames)
+        reason = self.fast_path_blocker(strategy, config)
+        if fast and reason:
+            raise InvalidInput(f"the fast path cannot run this backtest: {reason}")
+        use_fast = fast is not False and reason is None
+        if use_fast:
+            from backtests.core.fastpath import run_kernel
+
+            curve, ledger, traded = run_kernel(strategy, frames, config)
+        else:
+            curve, ledger, traded = self._loop(strategy, frames, config)
+        return self._result(
+            strategy, frames, config, curve, ledger, traded, started, "fast" if use_fast else "event"
+        )
+
+    def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
+        """Why the compiled kernel cannot run this backtest, or None when it can."""
+        if strategy.signal_arrays() is None:
+            return f"strategy {strategy.name!r} has no signal arrays"
+        if len(strategy.datas) != 1:
+            return "more than one symbol"
+        if config.max_participation is not None or config.volume_impact_bps:
+            return "volume caps and impact need the bar-by-bar loop"
+        if not self.risk_manager.approves_everything:
+            return "the risk manager checks orders one by one"
+        if strategy.config.sizing.mode == "atr_risk" or strategy.config.risk.max_position_pct is not None:
+            return "ATR sizing and position caps need the bar-by-bar loop"
+        if type(strategy).risk_check is not Strategy.risk_check:
+            return "the strategy has its own risk_check"
+        return None
+
+    # --- the bar-by-bar loop ------------------------------------------------------------------
+
+    def _loop(self, strategy: Strategy, frames: dict[str, pd.DataFrame], config: BacktestConfig):
+        portfolio = Portfolio(float(config.initial_capital))
+        commission, slippage = costs_of(config)
+        broker = SimulatedBroker(
+            portfolio,
+            commission=commission,
+            slippage=slippage,
+            fill_timing=config.fill_timing,
+            max_participation=config.max_participation,
+        )
+        ledger = TradeLedger()
+        state = PortfolioState(ts=None, bar_index=-1, portfolio=portfolio)
+        check = self.risk_manager.check_order
+        timeline = frames[next(iter(frames))].index
+        for frame in list(frames.values())[1:]:
+            timeline = timeline.union(frame.index)
+        n = len(timeline)
+        equity, cash, exposure = np.empty(n), np.empty(n), np.empty(n)
+        # Per symbol: its rows as tuples and its position in the timeline.
+        rows = {s: list(f[list(BAR_COLUMNS)].itertuples(index=False, name=None)) for s, f in frames.items()}
+        where = {s: timeline.get_indexer(f.index) for s, f in frames.items()}
+        by_step: dict[int, list[tuple[str, int]]] = {}
+        for symbol, positions in where.items():
+            for i, step in enumerate(positions):
+                by_step.setdefault(int(step), []).append((symbol, i))
+        days = timeline.normalize()
+        session_ends = np.append(days[1:] != days[:-1], True) if config.timeframe.is_intraday else None
+        ts_list = timeline.to_pydatetime()
+
+        def record(fills) -> None:
+            for fill in fills:
+                ledger.record(fill)
+                strategy.on_fill(fill)
+
+        for step in range(n):
+            ts = ts_list[step]
+            bars = []
+            for symbol, i in by_step[step]:
+                o, h, lo, c, v = rows[symbol][i]
+                bar = PriceBar(symbol, ts, o, h, lo, c, v, i)
+                bars.append(bar)
+                if broker.working.get(symbol):
+                    portfolio.mark(symbol, o)
+                    record(broker.on_bar_open(bar))
+                portfolio.mark(symbol, c)
+                strategy.bar_index[symbol] = i
+                strategy.on_market_data(bar)
+            state.ts, state.bar_index = ts, step
+            signals = strategy.generate_signals(state)
+            if signals:
+                by_symbol = {b.symbol: b for b in bars}
+                for order in strategy.risk_check(signals, portfolio):
+                    decision = check(order, portfolio)
+                    if not decision.approved:
+                        order.status = OrderStatus.REJECTED
+                        broker.rejected.append((order, "; ".join(r.message for r in decision.reasons)))
+                        continue
+                    record(broker.submit(order, by_symbol[order.symbol]))
+            if broker.working and config.fill_timing == "close":
+                for bar in bars:
+                    record(broker.on_bar_close(bar))
+            value = portfolio.equity
+            equity[step], cash[step] = value, portfolio.cash
+            exposure[step] = portfolio.gross_exposure / value if value > 0 else 0.0
+            if session_ends is not None and session_ends[step]:
+                broker.end_of_session()
+                strategy.daily_close()
+            elif session_ends is None:
+                strategy.daily_close()
+        return EquityCurve(timeline, equity, cash, exposure), ledger, portfolio.traded_notional
+
+    # --- the result ----------------------------------------------------------------------------
+
+    def _result(self, strategy, frames, config, curve, ledger, traded, started, path) -> BacktestResult:
+        closes = {s: f["close"] for s, f in frames.items()}
+        benchmark = _buy_and_hold(closes, curve.ts, float(config.initial_capital))
+        metrics = compute_metrics(
+            timestamps=curve.ts,
+            equity=curve.equity,
+            exposure=curve.exposure,
+            trades=ledger.trades,
+            traded_notional=traded,
+            initial_capital=float(config.initial_capital),
+            timeframe=config.timeframe,
+            benchmark_close=benchmark.to_numpy(),
+            risk_free_rate=config.risk_free_rate,
+        )
+        return BacktestResult(
+            strategy_id=strategy.config.name or strategy.name,
+            config=config,
+            equity_curve=curve,
+            trades=ledger.trades,
+            metrics=metrics,
+            start_time=started,
+            end_time=datetime.now(UTC),
+            metadata={
+                "strategy": strategy.name,
+                "parameters": strategy.params.model_dump(),
+                "symbols": list(frames),
+                "bars": len(curve),
+                "path": path,
+            },
+            prices=closes,
+            benchmark_curve=benchmark,
+        )
+
+
+def _buy_and_hold(closes: dict[str, pd.Series], timeline: pd.DatetimeIndex, capital: float) -> pd.Series:
+    """Equal-weight buy-and-hold of the symbols at their first closes, without costs."""
+    parts = [capital / len(closes) * c.reindex(timeline).ffill().bfill() / c.iloc[0] for c in closes.values()]
+    return sum(parts)

@@ -1,0 +1,124 @@
+"""What a backtest produces: its config, equity curve, trades and metrics (the seed's section 4)."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, overload
+
+import numpy as np
+import pandas as pd
+
+from execution.core.ledger import Trade
+from marketdata.core.bars import Timeframe
+
+__all__ = ["BacktestConfig", "BacktestResult", "EquityCurve", "EquityPoint", "PerformanceMetrics", "Trade"]
+
+FillTiming = Literal["close", "next_open"]
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """How a backtest simulates the market. Money is Decimal here, at the boundary."""
+
+    initial_capital: Decimal = Decimal("10000")
+    commission_per_trade: Decimal = Decimal("1.00")  # the seed's default: $1 per fill
+    commission_per_share: Decimal = Decimal("0")
+    commission_minimum: Decimal = Decimal("0")
+    commission_bps: Decimal = Decimal("0")
+    slippage_bps: Decimal = Decimal("10")  # the seed's default
+    volume_impact_bps: Decimal = Decimal("0")  # extra bps at 100% participation (square-root law)
+    max_participation: float | None = None  # cap on qty / bar volume; the rest fills on later bars
+    fill_timing: FillTiming = "close"
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    timeframe: Timeframe = Timeframe.D1
+    risk_free_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class EquityPoint:
+    ts: datetime
+    equity: float
+    cash: float
+    exposure: float  # gross position value / equity
+
+
+@dataclass(frozen=True)
+class PerformanceMetrics:
+    # The seed's fields
+    total_return: float
+    total_return_pct: float
+    sharpe_ratio: float | None
+    max_drawdown: float
+    max_drawdown_pct: float
+    win_rate: float
+    total_trades: int
+    winning_trades: int
+    losing_trades: int
+    avg_win: float | None
+    avg_loss: float | None
+    profit_factor: float | None
+    # Beyond the seed
+    final_equity: float
+    cagr_pct: float | None
+    volatility_pct: float | None
+    sortino_ratio: float | None
+    calmar_ratio: float | None
+    exposure_pct: float
+    turnover: float  # traded notional / average equity, per year
+    avg_holding_bars: float | None
+    best_trade_pct: float | None
+    worst_trade_pct: float | None
+    benchmark_return_pct: float | None  # buy-and-hold of the same data
+    excess_return_pct: float | None
+    alpha_pct: float | None  # annualised, CAPM against the benchmark
+    beta: float | None
+    periods_per_year: float
+
+
+class EquityCurve(Sequence[EquityPoint]):
+    """The equity curve as arrays, read as a sequence of EquityPoint (built only when read), so a
+    million-bar backtest does not build a million objects it may never look at."""
+
+    def __init__(
+        self, ts: pd.DatetimeIndex, equity: np.ndarray, cash: np.ndarray, exposure: np.ndarray
+    ) -> None:
+        self.ts, self.equity, self.cash, self.exposure = ts, equity, cash, exposure
+
+    def __len__(self) -> int:
+        return len(self.equity)
+
+    @overload
+    def __getitem__(self, i: int) -> EquityPoint: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[EquityPoint]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return EquityPoint(
+            self.ts[i].to_pydatetime(), float(self.equity[i]), float(self.cash[i]), float(self.exposure[i])
+        )
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"equity": self.equity, "cash": self.cash, "exposure": self.exposure}, index=self.ts
+        )
+
+
+@dataclass
+class BacktestResult:
+    strategy_id: str
+    config: BacktestConfig
+    equity_curve: EquityCurve
+    trades: list[Trade]
+    metrics: PerformanceMetrics
+    start_time: datetime
+    end_time: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+    backtest_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # For reports: each symbol's closes (entry/exit markers go on them) and the buy-and-hold equity
+    # of the same capital in the same data (an equal-weight basket when there are several symbols).
+    prices: dict[str, pd.Series] = field(default_factory=dict)
+    benchmark_curve: pd.Series | None = None

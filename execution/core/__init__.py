@@ -1,0 +1,1 @@
+"""Execution, pure: costs, positions and portfolio, the trade ledger, the simulated broker."""

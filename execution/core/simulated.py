@@ -1,0 +1,179 @@
+"""The simulated broker: fills orders against bars with slippage, commission and volume caps.
+
+Backtests use it over history and paper trading over live or replayed bars: one fill model.
+Market orders fill at the signal bar's close (fill_timing "close", the seed's rule) or at the next
+bar's open ("next_open"). Limit and stop orders work from the next bar: a buy limit fills when the
+low reaches it, at the better of the open and the limit; a buy stop triggers when the high reaches
+it and fills at the worse of the open and the stop, plus slippage (sells mirror). A participation
+cap fills at most that share of a bar's volume; the rest waits for later bars. DAY orders expire
+at the end of their session.
+"""
+
+import math
+from collections import defaultdict
+from typing import Literal
+
+from execution.core.costs import CommissionModel, SlippageModel
+from execution.core.portfolio import Portfolio
+from strategies.core.types import Fill, Order, OrderStatus, OrderType, PriceBar, Side, TimeInForce
+
+
+class SimulatedBroker:
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        *,
+        commission: CommissionModel,
+        slippage: SlippageModel,
+        fill_timing: Literal["close", "next_open"] = "close",
+        max_participation: float | None = None,
+    ) -> None:
+        self.portfolio = portfolio
+        self.commission = commission
+        self.slippage = slippage
+        self.fill_timing = fill_timing
+        self.max_participation = max_participation
+        self.working: dict[str, list[Order]] = defaultdict(list)
+        self.rejected: list[tuple[Order, str]] = []
+
+    # --- the engine's calls --------------------------------------------------------------------
+
+    def submit(self, order: Order, bar: PriceBar) -> list[Fill]:
+        """Accept an order at the close of bar; a market order fills now under "close" timing."""
+        order.status = OrderStatus.ACCEPTED
+        order.created_bar = bar.index
+        if self.fill_timing == "close" and order.order_type is OrderType.MARKET:
+            fill = self._fill(order, bar, bar.close, slip=True)
+            if order.status.terminal:
+                return [fill] if fill else []
+            self.working[order.symbol].append(order)
+            return [fill] if fill else []
+        self.working[order.symbol].append(order)
+        return []
+
+    def on_bar_open(self, bar: PriceBar) -> list[Fill]:
+        """Fill what the bar's prices reach: market orders at the open (next_open timing), limits and
+        stops within the bar's range."""
+        orders = self.working.get(bar.symbol)
+        if not orders:
+            return []
+        fills = []
+        for order in list(orders):
+            if order.order_type is OrderType.MARKET:
+                if self.fill_timing == "close":
+                    continue  # the remainder of a capped order fills at this bar's close
+                price, slip = bar.open, True
+            else:
+                price, slip = self._triggered_price(order, bar)
+            if price is not None:
+                fill = self._fill(order, bar, price, slip=slip)
+                if fill:
+                    fills.append(fill)
+            if order.status.terminal:
+                orders.remove(order)
+        return fills
+
+    def on_bar_close(self, bar: PriceBar) -> list[Fill]:
+        """Under "close" timing, the rest of capped market orders fills at later closes."""
+        if self.fill_timing != "close":
+            return []
+        fills = []
+        orders = self.working.get(bar.symbol, [])
+        for order in list(orders):
+            if order.order_type is OrderType.MARKET and order.created_bar < bar.index:
+                fill = self._fill(order, bar, bar.close, slip=True)
+                if fill:
+                    fills.append(fill)
+                if order.status.terminal:
+                    orders.remove(order)
+        return fills
+
+    def end_of_session(self) -> None:
+        for orders in self.working.values():
+            for order in [o for o in orders if o.tif is TimeInForce.DAY]:
+                order.status = OrderStatus.EXPIRED
+                orders.remove(order)
+
+    def cancel_all(self) -> list[Order]:
+        canceled = [o for orders in self.working.values() for o in orders]
+        for order in canceled:
+            order.status = OrderStatus.CANCELED
+        self.working.clear()
+        return canceled
+
+    # --- pricing and fills ---------------------------------------------------------------------
+
+    @staticmethod
+    def _triggered_price(order: Order, bar: PriceBar) -> tuple[float | None, bool]:
+        buy = order.side is Side.BUY
+        if order.order_type in {OrderType.STOP, OrderType.STOP_LIMIT} and not order.triggered:
+            stop = order.stop_price
+            if (bar.high >= stop) if buy else (bar.low <= stop):
+                order.triggered = True
+                if order.order_type is OrderType.STOP:
+                    return (max(bar.open, stop) if buy else min(bar.open, stop)), True
+            else:
+                return None, False
+        elif order.order_type is OrderType.STOP:
+            return bar.open, True
+        limit = order.limit_price
+        if (bar.low <= limit) if buy else (bar.high >= limit):
+            return (min(bar.open, limit) if buy else max(bar.open, limit)), False
+        return None, False
+
+    def _fill(self, order: Order, bar: PriceBar, price: float, *, slip: bool) -> Fill | None:
+        sign = order.side.sign
+        first = order.filled_qty == 0
+        expected = self.slippage.fill_price(price, sign) if slip else price
+        qty = self._quantity(order, expected, first)
+        if qty is None:
+            return None
+        if self.max_participation is not None:
+            cap = self.max_participation * bar.volume
+            qty = min(qty, math.floor(cap) if order.whole_shares else cap)
+            if qty <= 0:
+                return None  # nothing tradable in this bar; try the next
+        fill_price = self.slippage.fill_price(price, sign, qty, bar.volume) if slip else price
+        commission = self.commission.cost(qty, fill_price, first_fill=first)
+        fill = Fill(
+            order.id,
+            order.symbol,
+            order.side,
+            qty,
+            fill_price,
+            commission,
+            bar.ts,
+            bar.index,
+            slippage=abs(fill_price - price) * qty,
+        )
+        self.portfolio.apply_fill(fill)
+        order.avg_fill_price = (order.avg_fill_price * order.filled_qty + fill_price * qty) / (
+            order.filled_qty + qty
+        )
+        order.filled_qty += qty
+        order.status = OrderStatus.FILLED if order.remaining <= 1e-9 else OrderStatus.PARTIALLY_FILLED
+        return fill
+
+    def _quantity(self, order: Order, price: float, first: bool) -> float | None:
+        """The quantity to fill now; resolves notional and equity-fraction sizes at the first fill."""
+        if order.qty is None:
+            if order.notional is not None:
+                qty = order.notional / price
+                order.qty = math.floor(qty + 1e-9) if order.whole_shares else qty
+            else:
+                budget = order.equity_fraction * self.portfolio.buying_power()
+                order.qty = self.commission.affordable_qty(
+                    budget, price, whole=order.whole_shares, first_fill=first
+                )
+            if order.qty <= 0:
+                return self._reject(order, "not enough buying power for one unit")
+        if order.reduce_only:
+            held = self.portfolio.position(order.symbol)
+            if held == 0 or (held > 0) == (order.side is Side.BUY):
+                return self._reject(order, "reduce-only order with nothing to reduce")
+            order.qty = min(order.qty, order.filled_qty + abs(held))
+        return order.remaining
+
+    def _reject(self, order: Order, reason: str) -> None:
+        order.status = OrderStatus.REJECTED
+        self.rejected.append((order, reason))

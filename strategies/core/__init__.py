@@ -1,0 +1,1 @@
+"""Strategies, pure: the plugin interface, orders and signals, sizing, configs and built-ins."""

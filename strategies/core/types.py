@@ -1,0 +1,181 @@
+"""The vocabulary strategies speak: bars, signals, orders, fills and the portfolio they see.
+
+These live at the strategy layer so that a strategy can build orders; risk and execution (the
+layers above) take the same objects through checks, brokers and fills.
+"""
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from marketdata.core.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBar:
+    symbol: str
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    index: int  # position of this bar in the symbol's data
+
+
+class Direction(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    symbol: str
+    direction: Direction
+    reason: str = ""
+    strength: float = 1.0
+
+    @classmethod
+    def enter_long(cls, symbol: str, reason: str = "") -> "Signal":
+        return cls(symbol, Direction.LONG, reason)
+
+    @classmethod
+    def enter_short(cls, symbol: str, reason: str = "") -> "Signal":
+        return cls(symbol, Direction.SHORT, reason)
+
+    @classmethod
+    def exit(cls, symbol: str, reason: str = "") -> "Signal":
+        return cls(symbol, Direction.FLAT, reason)
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    DAY = "day"
+    GTC = "gtc"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+_order_numbers = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Order:
+    """An order. Its size is one of: qty, notional (money), or equity_fraction (of the buying power
+    at fill time, as backtesting.py's buy() does); the last two are turned into a quantity by the
+    broker against the fill price."""
+
+    symbol: str
+    side: Side
+    qty: float | None = None
+    notional: float | None = None
+    equity_fraction: float | None = None
+    order_type: OrderType = OrderType.MARKET
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False  # may only shrink a position (a close)
+    whole_shares: bool = True
+    reason: str = ""
+    id: str = field(default_factory=lambda: f"o{next(_order_numbers)}")
+    # Set by the broker
+    status: OrderStatus = OrderStatus.NEW
+    filled_qty: float = 0.0
+    avg_fill_price: float = 0.0
+    triggered: bool = False  # a stop order whose stop price was touched
+    created_bar: int = -1
+
+    def __post_init__(self) -> None:
+        sizes = [x for x in (self.qty, self.notional, self.equity_fraction) if x is not None]
+        if len(sizes) != 1:
+            raise InvalidInput("an order needs exactly one of qty, notional or equity_fraction")
+        if sizes[0] <= 0:
+            raise InvalidInput(f"order size must be positive, not {sizes[0]}")
+        if self.equity_fraction is not None and self.equity_fraction > 1:
+            raise InvalidInput(f"equity_fraction must be at most 1, not {self.equity_fraction}")
+        needs_limit = self.order_type in {OrderType.LIMIT, OrderType.STOP_LIMIT}
+        needs_stop = self.order_type in {OrderType.STOP, OrderType.STOP_LIMIT}
+        if needs_limit != (self.limit_price is not None) or needs_stop != (self.stop_price is not None):
+            raise InvalidInput(f"a {self.order_type} order needs exactly its own price fields")
+        for price in (self.limit_price, self.stop_price):
+            if price is not None and not price > 0:
+                raise InvalidInput(f"order prices must be positive, not {price}")
+
+    @property
+    def remaining(self) -> float | None:
+        """Quantity still to fill, once the size is a quantity (None for notional/fraction orders)."""
+        return None if self.qty is None else self.qty - self.filled_qty
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    order_id: str
+    symbol: str
+    side: Side
+    qty: float
+    price: float  # including slippage
+    commission: float
+    ts: datetime
+    bar_index: int
+    slippage: float = 0.0  # money lost to slippage on this fill
+
+
+class PortfolioView(Protocol):
+    """What a strategy may read of the portfolio (execution's Portfolio implements it)."""
+
+    @property
+    def cash(self) -> float: ...
+
+    @property
+    def equity(self) -> float: ...
+
+    def position(self, symbol: str) -> float:
+        """Signed quantity held (negative when short)."""
+        ...
+
+    def price(self, symbol: str) -> float:
+        """The last price seen of the symbol."""
+        ...
+
+
+@dataclass(slots=True)
+class PortfolioState:
+    """The state a strategy decides on, refreshed by the engine at every timestamp."""
+
+    ts: datetime | None
+    bar_index: int
+    portfolio: PortfolioView
