@@ -76,7 +76,9 @@ def test_portfolio_accounting_holds_at_every_bar(seed, orders, participation, ti
         assert abs(portfolio.equity - (portfolio.cash + position * bar.close)) < 1e-6
     for fill in fills:
         ledger.record(fill)
-        assert fill.commission >= 0 and fill.slippage >= 0 and fill.qty > 0
+        assert fill.commission >= 0
+        assert fill.slippage >= 0
+        assert fill.qty > 0
     assert all(t.commission >= 0 for t in ledger.trades)
     open_qty = sum(q for q, _ in ledger.open_lots("X"))
     assert abs(open_qty - portfolio.position("X")) < 1e-9
