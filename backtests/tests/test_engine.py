@@ -1,0 +1,132 @@
+"""The engine's loop: several symbols, the seed's call order, sessions, rejections, bad input."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from backtests.core.engine import BacktestEngine
+from backtests.core.results import BacktestConfig
+from marketdata.core.bars import Timeframe, bar_frame
+from marketdata.core.errors import InvalidInput
+from risk.core.manager import Decision, Reason, RiskManager
+from strategies.core.base import Strategy
+from strategies.core.config import StrategyConfig
+from strategies.core.registry import strategy_build
+from strategies.core.types import Signal
+
+
+def bars(days, closes):
+    ts = [datetime(2024, 1, d, tzinfo=UTC) for d in days]
+    return bar_frame(
+        ts, closes, [c + 1 for c in closes], [c - 1 for c in closes], closes, [1_000] * len(closes)
+    )
+
+
+class Recorder(Strategy):
+    """Buys every symbol on its first bar and writes down every call the engine makes."""
+
+    name = "recorder"
+
+    def initialize(self, config):
+        self.calls = []
+
+    def on_market_data(self, bar):
+        self.calls.append(("bar", bar.symbol, bar.ts.day, bar.index))
+
+    def generate_signals(self, state):
+        self.calls.append(("signals", state.bar_index))
+        return [Signal.enter_long(s) for s, i in self.bar_index.items() if i == 0 and s in self.fresh()]
+
+    def fresh(self):
+        seen = {c[1] for c in self.calls if c[0] == "fill"}
+        return [s for s in self.bar_index if s not in seen]
+
+    def on_fill(self, fill):
+        self.calls.append(("fill", fill.symbol, fill.qty))
+
+    def daily_close(self):
+        self.calls.append(("close",))
+
+
+def test_several_symbols_share_one_timeline_and_one_signal_call_per_timestamp():
+    strategy = Recorder(StrategyConfig(strategy="recorder"))
+    data = {"AAA": bars([2, 3, 4], [10, 11, 12]), "BBB": bars([3, 4], [20, 22])}
+    config = BacktestConfig(
+        initial_capital=Decimal(1_000), commission_per_trade=Decimal(0), slippage_bps=Decimal(0)
+    )
+
+    result = BacktestEngine().run(strategy, data, config, fast=False)
+
+    assert strategy.calls == [
+        ("bar", "AAA", 2, 0),
+        ("signals", 0),
+        ("fill", "AAA", 100.0),
+        ("close",),
+        ("bar", "AAA", 3, 1),
+        ("bar", "BBB", 3, 0),
+        ("signals", 1),
+        ("close",),
+        ("bar", "AAA", 4, 2),
+        ("bar", "BBB", 4, 1),
+        ("signals", 2),
+        ("close",),
+    ]
+    assert list(result.equity_curve.equity) == [1_000, 1_100, 1_200]
+    # Equal halves of the capital, each bought at its first close (BBB waits as cash until it trades).
+    assert list(result.benchmark_curve) == [1_000, 1_050, 1_150]
+
+
+def test_intraday_sessions_end_with_daily_close():
+    strategy = Recorder(StrategyConfig(strategy="recorder", timeframe="5m"))
+    ts = pd.to_datetime(["2024-01-02 14:30", "2024-01-02 14:35", "2024-01-03 14:30"], utc=True)
+    data = bar_frame(ts, [10, 10, 10], [11, 11, 11], [9, 9, 9], [10, 10, 10], [5, 5, 5])
+
+    BacktestEngine().run(strategy, data, BacktestConfig(timeframe=Timeframe.M5), fast=False)
+
+    assert [c for c in strategy.calls if c[0] in {"signals", "close"}] == [
+        ("signals", 0),
+        ("signals", 1),
+        ("close",),
+        ("signals", 2),
+        ("close",),
+    ]
+
+
+class Refuser(RiskManager):
+    def check_order(self, order, portfolio):
+        return Decision(False, [Reason("max_notional", "order notional above the limit")])
+
+
+def test_orders_the_risk_manager_refuses_are_rejected_and_never_filled():
+    strategy = strategy_build(StrategyConfig(strategy="buy_and_hold"))
+    config = BacktestConfig(initial_capital=Decimal(1_000))
+
+    result = BacktestEngine(risk_manager=Refuser()).run(strategy, bars([2, 3], [10, 11]), config)
+
+    assert result.metadata["path"] == "event"
+    assert list(result.equity_curve.equity) == [1_000, 1_000]
+    assert result.trades == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "no data to backtest"),
+        ({"X": bars([2], [10]).drop(columns="volume")}, "X: bars lack column\\(s\\) volume"),
+        ({"X": bars([2, 3], [10, float("nan")])}, "X: bars contain NaN"),
+    ],
+)
+def test_bad_data_is_refused_with_a_clear_message(data, message):
+    with pytest.raises(InvalidInput, match=message):
+        BacktestEngine().run(strategy_build(StrategyConfig(strategy="buy_and_hold")), data, BacktestConfig())
+
+
+def test_a_date_range_with_no_bars_is_refused():
+    config = BacktestConfig(start_date=datetime(2030, 1, 1, tzinfo=UTC))
+
+    with pytest.raises(InvalidInput, match="X: no bars in the backtest's date range"):
+        BacktestEngine().run(
+            strategy_build(StrategyConfig(strategy="buy_and_hold")), {"X": bars([2], [10])}, config
+        )
