@@ -19,11 +19,18 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+$(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.dev $(VENV)/.runtime
+
 demo: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0
 	$(MANAGE) operator_login
 	$(MANAGE) ingest --provider synthetic --sample-universe --years 10 --timeframe 1d --seed 7
 	$(MANAGE) data_quality
+	$(MANAGE) backtest --config configs/strategies/momentum_v1.yaml --symbols AAA
+	$(MANAGE) backtest --config configs/strategies/mean_reversion_v1.yaml --symbols AAA
+	@echo "Backtest reports (HTML, open offline): the 'html report' lines above (ARTIFACT_STORAGE/backtests/, var/artifacts/backtests/ by default)"
 	@echo "Serving the console on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/)"
 	$(MANAGE) runserver 127.0.0.1:8000
 
@@ -39,8 +46,9 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.backtest
 
 run: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0

@@ -3,11 +3,13 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from backtests.api import BacktestRunViewSet
 from marketdata.api import BarListApi, InstrumentViewSet
 from monitoring.api import HealthApi
 
 router = DefaultRouter()
 router.register("instruments", InstrumentViewSet, basename="instrument")
+router.register("runs", BacktestRunViewSet, basename="backtest-run")
 
 urlpatterns = [
     path("", include(router.urls)),

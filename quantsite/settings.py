@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "quantsite",
     "marketdata",
+    "backtests",
     "monitoring",
 ]
 
@@ -166,6 +167,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field name ("status") other components use with other values.
+    "ENUM_NAME_OVERRIDES": {"BacktestRunStatusEnum": "backtests.choices.RunStatus"},
 }
 
 # --- i18n, static ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ def test_every_project_task_names_a_declared_queue():
         "marketdata.tasks.ingest_bars_task": "ingestion",
         "marketdata.tasks.ingest_universe_task": "ingestion",
         "marketdata.tasks.check_data_freshness_task": "monitoring",
+        "backtests.tasks.backtest_run_execute_task": "backtests",
     }
     assert {task.queue for task in project_tasks.values()} <= set(QUEUES)
 

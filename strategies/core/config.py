@@ -67,7 +67,11 @@ def validation_message(exc: ValidationError, prefix: str) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"])
-        what = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        what = (
+            "unknown field"
+            if error["type"] == "extra_forbidden"
+            else error["msg"].removeprefix("Value error, ")
+        )
         parts.append(f"{where}: {what}" if where else what)
     return f"{prefix}: " + "; ".join(parts)
 

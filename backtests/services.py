@@ -1,0 +1,303 @@
+"""Writes of backtests: validate a request, create and queue a run, execute it, keep its results.
+
+The engine, metrics and reports are the pure core (backtests.core); this module turns a request into
+a core run and a core result into a BacktestRun row and an HTML report file.
+"""
+
+import dataclasses
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from time import perf_counter
+from typing import Any, get_args
+
+import pandas as pd
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from backtests.choices import DataSource, RunStatus
+from backtests.core.engine import BacktestEngine
+from backtests.core.report import ReportGenerator, downsample_indices, to_plain
+from backtests.core.results import BacktestConfig, BacktestResult, FillTiming, Trade
+from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
+from backtests.selectors import csv_bars_get, stored_bars_check, stored_bars_get
+from marketdata.core.bars import Timeframe
+from marketdata.core.errors import ApplicationError, InvalidInput
+from strategies.core.config import StrategyConfig, validation_message
+from strategies.core.registry import strategy_build
+
+log = structlog.get_logger(__name__)
+
+FILL_TIMINGS = get_args(FillTiming)
+COST_FIELDS = (
+    "commission_per_trade",
+    "commission_per_share",
+    "commission_minimum",
+    "commission_bps",
+    "slippage_bps",
+    "volume_impact_bps",
+)
+
+
+# --- configs ---------------------------------------------------------------------------------
+
+
+def day_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """First and last day (inclusive) as UTC times: the start of the first, the end of the last."""
+    return (
+        None if start is None else datetime.combine(start, time.min, tzinfo=UTC),
+        None if end is None else datetime.combine(end, time.max, tzinfo=UTC),
+    )
+
+
+def strategy_config_from_dict(data: dict[str, Any]) -> StrategyConfig:
+    """A StrategyConfig from plain values (a request, CLI flags over a YAML file)."""
+    try:
+        return StrategyConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, "strategy config")) from None
+
+
+def backtest_config_to_json(config: BacktestConfig) -> dict[str, Any]:
+    """Every field of the config as JSON values: Decimals as strings (money stays exact)."""
+    return to_plain(config)
+
+
+def backtest_config_from_json(data: dict[str, Any]) -> BacktestConfig:
+    values = {}
+    for field in dataclasses.fields(BacktestConfig):
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        if isinstance(field.default, Decimal):
+            value = Decimal(value)
+        elif field.name in {"start_date", "end_date"} and value is not None:
+            value = datetime.fromisoformat(value)
+        elif field.name == "timeframe":
+            value = Timeframe(value)
+        values[field.name] = value
+    return BacktestConfig(**values)
+
+
+def backtest_validate(*, strategy_config: StrategyConfig, backtest_config: BacktestConfig) -> None:
+    """Everything about a backtest that can be checked before any bar is read."""
+    strategy_build(strategy_config)  # an unknown strategy, bad parameters
+    if not strategy_config.universe:
+        raise InvalidInput("no symbols given")
+    if strategy_config.timeframe != backtest_config.timeframe:
+        raise InvalidInput(
+            f"the strategy config's timeframe {strategy_config.timeframe} differs from the "
+            f"backtest's {backtest_config.timeframe}"
+        )
+    capital = backtest_config.initial_capital
+    if not capital.is_finite() or capital <= 0:
+        raise InvalidInput(f"initial capital must be positive, not {capital}")
+    for name in COST_FIELDS:
+        value = getattr(backtest_config, name)
+        if not value.is_finite() or value < 0:
+            raise InvalidInput(f"{name} must not be negative, not {value}")
+    if backtest_config.fill_timing not in FILL_TIMINGS:
+        raise InvalidInput(
+            f"fill timing {backtest_config.fill_timing!r} is not one of {', '.join(FILL_TIMINGS)}"
+        )
+    participation = backtest_config.max_participation
+    if participation is not None and not 0 < participation <= 1:
+        raise InvalidInput(f"max participation must be in (0, 1], not {participation}")
+    start, end = backtest_config.start_date, backtest_config.end_date
+    if any(t is not None and t.tzinfo is None for t in (start, end)):
+        raise InvalidInput("start and end must be timezone-aware")
+    if start is not None and end is not None and end < start:
+        raise InvalidInput(f"end {end:%Y-%m-%d} is before start {start:%Y-%m-%d}")
+
+
+# --- computing a backtest (no rows written) -------------------------------------------------------
+
+
+def backtest_compute(
+    *,
+    strategy_config: StrategyConfig,
+    backtest_config: BacktestConfig,
+    data: dict[str, pd.DataFrame],
+    fast: bool | None = None,
+) -> BacktestResult:
+    """Run the engine on bars already loaded. fast: see BacktestEngine.run (None: when it can)."""
+    backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    return BacktestEngine().run(strategy_build(strategy_config), data, backtest_config, fast=fast)
+
+
+def backtest_csv_compute(
+    *,
+    strategy_config: StrategyConfig,
+    backtest_config: BacktestConfig,
+    csv_path: str | Path,
+    fast: bool | None = None,
+) -> BacktestResult:
+    """Backtest the bars of one CSV (or Parquet) file; nothing is stored."""
+    backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    bars = _csv_bars(strategy_config, backtest_config, csv_path)
+    return backtest_compute(
+        strategy_config=strategy_config, backtest_config=backtest_config, data=bars, fast=fast
+    )
+
+
+def backtest_report_write(*, result: BacktestResult, path: Path) -> Path:
+    """The HTML report of result at path. Written beside it first and then renamed, so a reader
+    never gets half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(ReportGenerator().generate_html(result), encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def _csv_bars(
+    strategy_config: StrategyConfig, backtest_config: BacktestConfig, csv_path: str | Path
+) -> dict[str, pd.DataFrame]:
+    symbols = strategy_config.universe
+    if len(symbols) != 1:
+        raise InvalidInput(
+            f"a CSV file holds the bars of one symbol, not {len(symbols)}: {', '.join(symbols)}"
+        )
+    bars = csv_bars_get(
+        path=csv_path,
+        symbol=symbols[0],
+        timeframe=backtest_config.timeframe,
+        start=backtest_config.start_date,
+        end=backtest_config.end_date,
+    )
+    return {symbols[0]: bars}
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def backtest_run_create(
+    *,
+    strategy_config: StrategyConfig,
+    backtest_config: BacktestConfig,
+    source: str = DataSource.STORED,
+    csv_path: str | Path | None = None,
+    requested_by=None,
+) -> BacktestRun:
+    """Validate a backtest request (strategy, parameters, costs, symbols, bars in range) and keep it
+    as a queued run."""
+    backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    start, end = backtest_config.start_date, backtest_config.end_date
+    if source == DataSource.STORED:
+        stored_bars_check(
+            symbols=strategy_config.universe, timeframe=backtest_config.timeframe, start=start, end=end
+        )
+        csv_path = ""
+    elif source == DataSource.CSV:
+        if not csv_path:
+            raise InvalidInput("a CSV backtest needs the file's path")
+        _csv_bars(strategy_config, backtest_config, csv_path)
+    else:
+        raise InvalidInput(f"unknown data source {source!r}; use one of {', '.join(DataSource.values)}")
+    return BacktestRun.objects.create(
+        strategy=strategy_config.strategy,
+        config={
+            "strategy": strategy_config.model_dump(mode="json"),
+            "backtest": backtest_config_to_json(backtest_config),
+        },
+        symbols=list(strategy_config.universe),
+        timeframe=backtest_config.timeframe,
+        start=start,
+        end=end,
+        source=source,
+        csv_path=str(csv_path),
+        requested_by=requested_by,
+    )
+
+
+def backtest_run_enqueue(*, run: BacktestRun) -> None:
+    from backtests.tasks import backtest_run_execute_task
+
+    transaction.on_commit(lambda: backtest_run_execute_task.delay(run.pk))
+
+
+def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> BacktestRun:
+    """Load the bars, run the engine, write the HTML report and keep the results (status done).
+    Any failure marks the run failed with its message and is raised again."""
+    backtest_run_perform(run=run, fast=fast)
+    return run
+
+
+def backtest_run_perform(*, run: BacktestRun, fast: bool | None = None) -> BacktestResult:
+    """backtest_run_execute, returning the engine's whole result as well (the CLI writes its JSON)."""
+    started = perf_counter()
+    run.status, run.started_at, run.finished_at, run.error = RunStatus.RUNNING, timezone.now(), None, ""
+    run.metrics, run.trades, run.equity_curve, run.report_path = None, [], [], ""
+    run.save()
+    try:
+        strategy_config = strategy_config_from_dict(run.config["strategy"])
+        backtest_config = backtest_config_from_json(run.config["backtest"])
+        if run.source == DataSource.CSV:
+            data = _csv_bars(strategy_config, backtest_config, run.csv_path)
+        else:
+            data = stored_bars_get(
+                symbols=run.symbols, timeframe=backtest_config.timeframe, start=run.start, end=run.end
+            )
+        result = backtest_compute(
+            strategy_config=strategy_config, backtest_config=backtest_config, data=data, fast=fast
+        )
+        report = backtest_report_write(result=result, path=backtest_report_path(run=run))
+        _result_keep(run, result, report)
+    except Exception as exc:  # recorded on the run, then raised again
+        run.status = RunStatus.FAILED
+        run.error = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.finished_at = timezone.now()
+        run.duration_seconds = round(perf_counter() - started, 3)
+        run.save()
+        log.info(
+            "backtest finished",
+            run=run.pk,
+            strategy=run.strategy,
+            status=run.status,
+            trades=len(run.trades),
+            seconds=run.duration_seconds,
+        )
+    return result
+
+
+def backtest_report_path(*, run: BacktestRun) -> Path:
+    return Path(settings.ARTIFACT_STORAGE) / "backtests" / f"run-{run.pk}.html"
+
+
+def _result_keep(run: BacktestRun, result: BacktestResult, report: Path) -> None:
+    """The result's metrics, trades and (downsampled) equity curve on the run; status done. The
+    caller saves the run."""
+    curve = result.equity_curve
+    keep = downsample_indices(curve.equity, MAX_STORED_CURVE_POINTS)
+    run.metrics = to_plain(result.metrics)
+    run.trades = [trade_json(t) for t in result.trades]
+    run.equity_curve = [
+        {
+            "ts": curve.ts[i].isoformat(),
+            "equity": to_plain(float(curve.equity[i])),
+            "cash": to_plain(float(curve.cash[i])),
+            "exposure": to_plain(float(curve.exposure[i])),
+        }
+        for i in keep
+    ]
+    run.report_path = str(report)
+    run.status = RunStatus.DONE
+
+
+def trade_json(trade: Trade) -> dict[str, Any]:
+    return {
+        "symbol": trade.symbol,
+        "direction": trade.direction,
+        "quantity": to_plain(float(trade.quantity)),
+        "entry_time": trade.entry_time.isoformat(),
+        "entry_price": to_plain(float(trade.entry_price)),
+        "exit_time": trade.exit_time.isoformat(),
+        "exit_price": to_plain(float(trade.exit_price)),
+        "pnl": to_plain(float(trade.pnl)),
+        "commission": to_plain(float(trade.commission)),
+    }
