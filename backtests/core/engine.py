@@ -93,16 +93,16 @@ class BacktestEngine:
         if use_fast:
             from backtests.core.fastpath import run_kernel
 
-            curve, ledger, traded = run_kernel(strategy, frames, config)
+            curve, trades, traded = run_kernel(strategy, frames, config)
         else:
-            curve, ledger, traded = self._loop(strategy, frames, config)
+            curve, trades, traded = self._loop(strategy, frames, config)
         return self._result(
-            strategy, frames, config, curve, ledger, traded, started, "fast" if use_fast else "event"
+            strategy, frames, config, curve, trades, traded, started, "fast" if use_fast else "event"
         )
 
     def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
         """Why the compiled kernel cannot run this backtest, or None when it can."""
-        if strategy.signal_arrays() is None:
+        if type(strategy).signal_arrays is Strategy.signal_arrays:
             return f"strategy {strategy.name!r} has no signal arrays"
         if len(strategy.datas) != 1:
             return "more than one symbol"
@@ -187,18 +187,18 @@ class BacktestEngine:
                 strategy.daily_close()
             elif session_ends is None:
                 strategy.daily_close()
-        return EquityCurve(timeline, equity, cash, exposure), ledger, portfolio.traded_notional
+        return EquityCurve(timeline, equity, cash, exposure), ledger.trades, portfolio.traded_notional
 
     # --- the result ----------------------------------------------------------------------------
 
-    def _result(self, strategy, frames, config, curve, ledger, traded, started, path) -> BacktestResult:
+    def _result(self, strategy, frames, config, curve, trades, traded, started, path) -> BacktestResult:
         closes = {s: f["close"] for s, f in frames.items()}
         benchmark = _buy_and_hold(closes, curve.ts, float(config.initial_capital))
         metrics = compute_metrics(
             timestamps=curve.ts,
             equity=curve.equity,
             exposure=curve.exposure,
-            trades=ledger.trades,
+            trades=trades,
             traded_notional=traded,
             initial_capital=float(config.initial_capital),
             timeframe=config.timeframe,
@@ -209,7 +209,7 @@ class BacktestEngine:
             strategy_id=strategy.config.name or strategy.name,
             config=config,
             equity_curve=curve,
-            trades=ledger.trades,
+            trades=trades,
             metrics=metrics,
             start_time=started,
             end_time=datetime.now(UTC),

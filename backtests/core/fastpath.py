@@ -2,8 +2,9 @@
 
 It reproduces, bar for bar, what the event loop does with Strategy.orders_for_signal and the
 SimulatedBroker (market orders, fixed slippage, the three commission parts, equity-fraction /
-notional / fixed-fractional / quantity sizing) and hands its fills to the same TradeLedger, so
-trades and equity are the same (property-tested). Compiled once and cached on disk by numba.
+notional / fixed-fractional / quantity sizing) and builds its trades with the ledger's arithmetic
+(execution.core.ledger.round_trips), so trades and equity are the same (property-tested).
+Compiled once and cached on disk by numba.
 """
 
 import math
@@ -13,9 +14,8 @@ import pandas as pd
 from numba import njit
 
 from backtests.core.results import BacktestConfig, EquityCurve
-from execution.core.ledger import TradeLedger
+from execution.core.ledger import round_trips
 from strategies.core.base import SIGNAL_FLAT, SIGNAL_LONG, SIGNAL_SHORT, Strategy
-from strategies.core.types import Fill, Side
 
 SIZING_CODES = {"equity_fraction": 0, "notional": 1, "fixed_fractional": 2, "qty": 3}
 
@@ -181,13 +181,9 @@ def run_kernel(strategy: Strategy, frames: dict[str, pd.DataFrame], config: Back
         float(config.commission_bps),
         float(config.slippage_bps),
     )
-    ledger = TradeLedger()
-    times = data.ts.to_pydatetime()
+    times = dict(zip(bars.tolist(), data.ts[bars].to_pydatetime(), strict=True))  # only the fill bars
+    trades = round_trips(symbol, times, bars, signs, qtys, prices, comms)
     traded = 0.0
-    for bar, sign, qty, price, comm in zip(
-        bars.tolist(), signs.tolist(), qtys.tolist(), prices.tolist(), comms.tolist(), strict=True
-    ):
-        side = Side.BUY if sign > 0 else Side.SELL
-        ledger.record(Fill("kernel", symbol, side, qty, price, comm, times[bar], bar))
+    for qty, price in zip(qtys.tolist(), prices.tolist(), strict=True):
         traded += qty * price  # summed in fill order, as the portfolio does
-    return EquityCurve(data.ts, equity, cash, exposure), ledger, traded
+    return EquityCurve(data.ts, equity, cash, exposure), trades, traded
