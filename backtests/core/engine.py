@@ -93,7 +93,7 @@ class BacktestEngine:
         if use_fast:
             from backtests.core.fastpath import run_kernel
 
-            curve, trades, traded = run_kernel(strategy, frames, config)
+            curve, trades, traded = run_kernel(strategy, config)
         else:
             curve, trades, traded = self._loop(strategy, frames, config)
         return self._result(

@@ -10,7 +10,6 @@ Compiled once and cached on disk by numba.
 import math
 
 import numpy as np
-import pandas as pd
 from numba import njit
 
 from backtests.core.results import BacktestConfig, EquityCurve
@@ -160,12 +159,13 @@ def _kernel(
     return equity, cash_out, exposure, f_bar[:nf], f_sign[:nf], f_qty[:nf], f_price[:nf], f_comm[:nf]
 
 
-def run_kernel(strategy: Strategy, frames: dict[str, pd.DataFrame], config: BacktestConfig):
-    symbol = strategy.symbol
+def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple[np.ndarray, ...]:
+    """The kernel's arrays for a bound strategy: equity, cash, exposure per bar, then the fills'
+    bars, signs, quantities, prices and commissions."""
     data = strategy.data
-    codes = strategy.signal_arrays()[symbol]
+    codes = strategy.signal_arrays()[strategy.symbol]
     sizing = strategy.config.sizing
-    equity, cash, exposure, bars, signs, qtys, prices, comms = _kernel(
+    return _kernel(
         data.open,
         data.close,
         codes,
@@ -181,6 +181,12 @@ def run_kernel(strategy: Strategy, frames: dict[str, pd.DataFrame], config: Back
         float(config.commission_bps),
         float(config.slippage_bps),
     )
+
+
+def run_kernel(strategy: Strategy, config: BacktestConfig):
+    """The engine's fast path: the kernel's equity curve, its trades and the traded notional."""
+    symbol, data = strategy.symbol, strategy.data
+    equity, cash, exposure, bars, signs, qtys, prices, comms = kernel_run(strategy, config)
     times = dict(zip(bars.tolist(), data.ts[bars].to_pydatetime(), strict=True))  # only the fill bars
     trades = round_trips(symbol, times, bars, signs, qtys, prices, comms)
     traded = 0.0

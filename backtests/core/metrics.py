@@ -130,7 +130,7 @@ def compute_metrics(
     total_return_pct = total_return / initial * 100.0
 
     returns = bar_returns(equity, initial)
-    volatility_pct, sharpe, sortino = _risk_ratios(returns, risk_free_rate / ppy, ppy)
+    volatility_pct, sharpe, sortino = risk_ratios(returns, risk_free_rate / ppy, ppy)
 
     if n:
         dd_money, dd_pct = drawdowns(equity, initial)
@@ -182,7 +182,7 @@ def compute_metrics(
     )
 
 
-def _risk_ratios(
+def risk_ratios(
     returns: np.ndarray, rf_per_bar: float, ppy: float
 ) -> tuple[float | None, float | None, float | None]:
     """(volatility_pct, sharpe, sortino) as compute_metrics defines them."""

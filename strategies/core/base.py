@@ -83,7 +83,11 @@ class Strategy(ABC):
 
     def bind(self, data: Mapping[str, pd.DataFrame]) -> None:
         """Give the strategy its bars (a BarFrame per symbol), then initialize it."""
-        self.datas = {symbol: BarArrays.from_frame(symbol, frame) for symbol, frame in data.items()}
+        self.bind_arrays({symbol: BarArrays.from_frame(symbol, frame) for symbol, frame in data.items()})
+
+    def bind_arrays(self, datas: Mapping[str, BarArrays]) -> None:
+        """bind() for bars already as arrays (a parameter grid shares them between its strategies)."""
+        self.datas = dict(datas)
         if self.config.sizing.mode == "atr_risk":
             period = self.config.sizing.atr_period
             self._atr = {s: talib.ATR(d.high, d.low, d.close, period) for s, d in self.datas.items()}
