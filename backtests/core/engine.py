@@ -135,58 +135,69 @@ class BacktestEngine:
         for frame in list(frames.values())[1:]:
             timeline = timeline.union(frame.index)
         n = len(timeline)
-        equity, cash, exposure = np.empty(n), np.empty(n), np.empty(n)
-        # Per symbol: its rows as tuples and its position in the timeline.
-        rows = {s: list(f[list(BAR_COLUMNS)].itertuples(index=False, name=None)) for s, f in frames.items()}
-        where = {s: timeline.get_indexer(f.index) for s, f in frames.items()}
-        by_step: dict[int, list[tuple[str, int]]] = {}
-        for symbol, positions in where.items():
-            for i, step in enumerate(positions):
-                by_step.setdefault(int(step), []).append((symbol, i))
-        days = timeline.normalize()
-        session_ends = np.append(days[1:] != days[:-1], True) if config.timeframe.is_intraday else None
-        ts_list = timeline.to_pydatetime()
+        # For every step of the timeline: the (symbol, index, OHLCV row) of each symbol with a bar.
+        steps: list[list[tuple]] = [[] for _ in range(n)]
+        for symbol, frame in frames.items():
+            positions = timeline.get_indexer(frame.index).tolist()
+            values = frame[list(BAR_COLUMNS)].to_numpy().tolist()
+            for i, (step, row) in enumerate(zip(positions, values, strict=True)):
+                steps[step].append((symbol, i, row))
+        if config.timeframe.is_intraday:
+            days = timeline.normalize()
+            session_ends = [*(days[1:] != days[:-1]).tolist(), True]
+        else:
+            session_ends = [True] * n
+        equity: list[float] = []
+        cash: list[float] = []
+        exposure: list[float] = []
+        working, marks, bar_index = broker.working, portfolio.marks, strategy.bar_index
+        generate_signals, valuation = strategy.generate_signals, portfolio.valuation
+        # Bars are built only for whoever reads them: a strategy's own on_market_data, the broker.
+        wants_bars = type(strategy).on_market_data is not Strategy.on_market_data
+        wants_close = type(strategy).daily_close is not Strategy.daily_close
+        close_timing = config.fill_timing == "close"
 
         def record(fills) -> None:
             for fill in fills:
                 ledger.record(fill)
                 strategy.on_fill(fill)
 
-        for step in range(n):
-            ts = ts_list[step]
-            bars = []
-            for symbol, i in by_step[step]:
-                o, h, lo, c, v = rows[symbol][i]
-                bar = PriceBar(symbol, ts, o, h, lo, c, v, i)
-                bars.append(bar)
-                if broker.working.get(symbol):
-                    portfolio.mark(symbol, o)
-                    record(broker.on_bar_open(bar))
-                portfolio.mark(symbol, c)
-                strategy.bar_index[symbol] = i
-                strategy.on_market_data(bar)
+        for step, (ts, entries, session_end) in enumerate(
+            zip(timeline.to_pydatetime(), steps, session_ends, strict=True)
+        ):
+            for symbol, i, row in entries:
+                if working.get(symbol):
+                    marks[symbol] = row[0]
+                    record(broker.on_bar_open(PriceBar(symbol, ts, *row, i)))
+                marks[symbol] = row[3]
+                bar_index[symbol] = i
+                if wants_bars:
+                    strategy.on_market_data(PriceBar(symbol, ts, *row, i))
             state.ts, state.bar_index = ts, step
-            signals = strategy.generate_signals(state)
+            signals = generate_signals(state)
             if signals:
-                by_symbol = {b.symbol: b for b in bars}
+                bars = {symbol: PriceBar(symbol, ts, *row, i) for symbol, i, row in entries}
                 for order in strategy.risk_check(signals, portfolio):
                     decision = check(order, portfolio)
                     if not decision.approved:
                         order.status = OrderStatus.REJECTED
                         broker.rejected.append((order, "; ".join(r.message for r in decision.reasons)))
                         continue
-                    record(broker.submit(order, by_symbol[order.symbol]))
-            if broker.working and config.fill_timing == "close":
-                for bar in bars:
-                    record(broker.on_bar_close(bar))
-            value = portfolio.equity
-            equity[step], cash[step] = value, portfolio.cash
-            exposure[step] = portfolio.gross_exposure / value if value > 0 else 0.0
-            if session_ends is not None and session_ends[step]:
-                broker.end_of_session()
-                strategy.daily_close()
-            elif session_ends is None:
-                strategy.daily_close()
+                    record(broker.submit(order, bars[order.symbol]))
+            if close_timing and working:
+                for symbol, i, row in entries:
+                    if working.get(symbol):
+                        record(broker.on_bar_close(PriceBar(symbol, ts, *row, i)))
+            value, gross = valuation()
+            equity.append(value)
+            cash.append(portfolio.cash)
+            exposure.append(gross / value if value > 0 else 0.0)
+            if session_end:
+                if working:
+                    broker.end_of_session(bar_index)
+                if wants_close:
+                    strategy.daily_close()
+        equity, cash, exposure = (np.array(x, dtype="float64") for x in (equity, cash, exposure))
         return EquityCurve(timeline, equity, cash, exposure), ledger.trades, portfolio.traded_notional
 
     # --- the result ----------------------------------------------------------------------------

@@ -51,19 +51,28 @@ class Portfolio:
     def cash(self) -> float:
         return self._cash
 
+    def valuation(self) -> tuple[float, float]:
+        """(equity, gross exposure) at the marks, in one pass over the positions."""
+        net = gross = 0.0
+        for symbol, held in self.positions.items():
+            if held.qty:
+                value = held.qty * self.marks.get(symbol, held.avg_price)
+                net += value
+                gross += abs(value)
+        return self._cash + net, gross
+
     @property
     def equity(self) -> float:
-        return self._cash + sum(
-            p.qty * self.marks.get(s, p.avg_price) for s, p in self.positions.items() if p.qty
-        )
+        return self.valuation()[0]
 
     @property
     def gross_exposure(self) -> float:
-        return sum(abs(p.qty) * self.marks.get(s, p.avg_price) for s, p in self.positions.items() if p.qty)
+        return self.valuation()[1]
 
     def buying_power(self) -> float:
         """What new positions may use: equity not already committed to open positions."""
-        return max(0.0, self.equity - self.gross_exposure)
+        equity, gross = self.valuation()
+        return max(0.0, equity - gross)
 
     def position(self, symbol: str) -> float:
         held = self.positions.get(symbol)

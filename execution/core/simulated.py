@@ -6,7 +6,7 @@ bar's open ("next_open"). Limit and stop orders work from the next bar: a buy li
 low reaches it, at the better of the open and the limit; a buy stop triggers when the high reaches
 it and fills at the worse of the open and the stop, plus slippage (sells mirror). A participation
 cap fills at most that share of a bar's volume; the rest waits for later bars. DAY orders expire
-at the end of their session.
+at the end of the session they work in.
 """
 
 import math
@@ -88,9 +88,13 @@ class SimulatedBroker:
                     orders.remove(order)
         return fills
 
-    def end_of_session(self) -> None:
-        for orders in self.working.values():
-            for order in [o for o in orders if o.tif is TimeInForce.DAY]:
+    def end_of_session(self, bar_index: dict[str, int]) -> None:
+        """A session closed (bar_index: each symbol's last bar). DAY orders expire once they have
+        been working through a session: an order placed at a session's last bar (after the close)
+        lives through the next one."""
+        for symbol, orders in self.working.items():
+            last = bar_index.get(symbol, -1)
+            for order in [o for o in orders if o.tif is TimeInForce.DAY and o.created_bar < last]:
                 order.status = OrderStatus.EXPIRED
                 orders.remove(order)
 

@@ -122,14 +122,17 @@ def test_volume_impact_grows_with_participation():
     assert large[0].price == pytest.approx(101.0)
 
 
-def test_day_orders_expire_at_the_session_end_and_gtc_orders_stay():
+def test_day_orders_expire_after_the_session_they_work_in_and_gtc_orders_stay():
     b = broker()
     day = Order("X", Side.BUY, qty=1, order_type=OrderType.LIMIT, limit_price=50, tif=TimeInForce.DAY)
     gtc = Order("X", Side.BUY, qty=1, order_type=OrderType.LIMIT, limit_price=50)
     b.submit(day, bar(0, 100, 100, 100, 100))
     b.submit(gtc, bar(0, 100, 100, 100, 100))
 
-    b.end_of_session()
+    b.end_of_session({"X": 0})  # placed at the session's last bar: it works in the next session
+    assert day.status is OrderStatus.ACCEPTED
+    b.on_bar_open(bar(1, 100, 100, 99, 100))
+    b.end_of_session({"X": 1})
 
     assert (day.status, gtc.status) == (OrderStatus.EXPIRED, OrderStatus.ACCEPTED)
     assert b.working["X"] == [gtc]

@@ -198,13 +198,9 @@ class Strategy(ABC):
         return Order(symbol, side, qty=qty, **common) if qty > 0 else None
 
 
-def crossed_above(a: np.ndarray, b: np.ndarray, i: int) -> bool:
-    """a crossed above b at bar i: below at i-1, above at i (backtesting.py's crossover)."""
-    return i > 0 and a[i - 1] < b[i - 1] and a[i] > b[i]
-
-
 def crossed_above_all(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """crossed_above at every bar, vectorised."""
+    """At every bar: a crossed above b (below at the bar before, above at this one; a tie is
+    neither, as in backtesting.py's crossover)."""
     out = np.zeros(len(a), dtype=bool)
     with np.errstate(invalid="ignore"):
         out[1:] = (a[:-1] < b[:-1]) & (a[1:] > b[1:])

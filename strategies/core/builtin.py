@@ -1,4 +1,10 @@
-"""The built-in strategies: momentum, mean reversion, and buy-and-hold (the benchmark)."""
+"""The built-in strategies: momentum, mean reversion, and buy-and-hold (the benchmark).
+
+Each states its signals as arrays computed once in initialize (every value from bars up to its
+own), so generate_signals reads them and the compiled fast path can run them too.
+"""
+
+from abc import abstractmethod
 
 import numpy as np
 import talib
@@ -9,13 +15,40 @@ from strategies.core.base import (
     SIGNAL_FLAT,
     SIGNAL_LONG,
     SIGNAL_SHORT,
+    BarArrays,
     Strategy,
-    crossed_above,
     crossed_above_all,
 )
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import register
-from strategies.core.types import PortfolioState, Signal
+from strategies.core.types import Direction, PortfolioState, Signal
+
+DIRECTIONS = {SIGNAL_LONG: Direction.LONG, SIGNAL_SHORT: Direction.SHORT, SIGNAL_FLAT: Direction.FLAT}
+
+
+class ArraySignalStrategy(Strategy):
+    """A strategy whose signal at each bar is a code of an array computed in initialize."""
+
+    reasons: dict[int, str] = {}
+
+    def initialize(self, config: StrategyConfig) -> None:
+        self.codes = {symbol: self.signal_codes(data, config) for symbol, data in self.datas.items()}
+        self._code_lists = {symbol: codes.tolist() for symbol, codes in self.codes.items()}
+
+    @abstractmethod
+    def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
+        """An int8 code per bar (NO_SIGNAL, SIGNAL_LONG, SIGNAL_SHORT, SIGNAL_FLAT)."""
+
+    def generate_signals(self, state: PortfolioState) -> list[Signal]:
+        signals = []
+        for symbol, i in self.bar_index.items():
+            code = self._code_lists[symbol][i]
+            if code:
+                signals.append(Signal(symbol, DIRECTIONS[code], self.reasons.get(code, "")))
+        return signals
+
+    def signal_arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.codes)
 
 
 class MomentumParameters(BaseModel):
@@ -32,37 +65,25 @@ class MomentumParameters(BaseModel):
 
 
 @register
-class Momentum(Strategy):
-    """SMA crossover: long when the fast average crosses above the slow one, out (or short, when
-    shorting is allowed) when it crosses below."""
+class Momentum(ArraySignalStrategy):
+    """SMA crossover: long when the fast average crosses above the slow one (below at the bar
+    before, above at this bar, as backtesting.py's crossover), out (or short, when shorting is
+    allowed) when it crosses below."""
 
     name = "momentum"
     Parameters = MomentumParameters
+    reasons = {
+        SIGNAL_LONG: "fast above slow",
+        SIGNAL_FLAT: "fast below slow",
+        SIGNAL_SHORT: "fast below slow",
+    }
 
-    def initialize(self, config: StrategyConfig) -> None:
-        self.fast = {s: talib.SMA(d.close, self.params.fast) for s, d in self.datas.items()}
-        self.slow = {s: talib.SMA(d.close, self.params.slow) for s, d in self.datas.items()}
-        self.down = SIGNAL_SHORT if config.risk.allow_short else SIGNAL_FLAT
-
-    def generate_signals(self, state: PortfolioState) -> list[Signal]:
-        signals = []
-        for symbol, i in self.bar_index.items():
-            fast, slow = self.fast[symbol], self.slow[symbol]
-            if crossed_above(fast, slow, i):
-                signals.append(Signal.enter_long(symbol, "fast above slow"))
-            elif crossed_above(slow, fast, i):
-                down = Signal.enter_short if self.down == SIGNAL_SHORT else Signal.exit
-                signals.append(down(symbol, "fast below slow"))
-        return signals
-
-    def signal_arrays(self) -> dict[str, np.ndarray]:
-        out = {}
-        for symbol in self.datas:
-            codes = np.full(len(self.fast[symbol]), NO_SIGNAL, dtype=np.int8)
-            codes[crossed_above_all(self.slow[symbol], self.fast[symbol])] = self.down
-            codes[crossed_above_all(self.fast[symbol], self.slow[symbol])] = SIGNAL_LONG
-            out[symbol] = codes
-        return out
+    def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
+        fast, slow = talib.SMA(data.close, self.params.fast), talib.SMA(data.close, self.params.slow)
+        codes = np.full(len(data), NO_SIGNAL, dtype=np.int8)
+        codes[crossed_above_all(slow, fast)] = SIGNAL_SHORT if config.risk.allow_short else SIGNAL_FLAT
+        codes[crossed_above_all(fast, slow)] = SIGNAL_LONG
+        return codes
 
 
 class MeanReversionParameters(BaseModel):
@@ -75,66 +96,45 @@ class MeanReversionParameters(BaseModel):
 
 
 @register
-class MeanReversion(Strategy):
+class MeanReversion(ArraySignalStrategy):
     """Bollinger/RSI reversion: long when the close is below the lower band and RSI is oversold,
     out when the close gets back to the middle band; shorts mirror it when allowed."""
 
     name = "mean_reversion"
     Parameters = MeanReversionParameters
+    reasons = {
+        SIGNAL_LONG: "below the lower band, oversold",
+        SIGNAL_SHORT: "above the upper band, overbought",
+        SIGNAL_FLAT: "back at the mean",
+    }
 
-    def initialize(self, config: StrategyConfig) -> None:
+    def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
         p = self.params
-        self.codes = {}
-        for symbol, d in self.datas.items():
-            upper, middle, lower = talib.BBANDS(d.close, p.period, p.band_std, p.band_std)
-            rsi = talib.RSI(d.close, p.rsi_period)
-            codes = np.full(len(d), NO_SIGNAL, dtype=np.int8)
-            with np.errstate(invalid="ignore"):
-                above_mean = d.close >= middle
-                below_mean = d.close <= middle
-                # Exit when the close reaches the mean from either side.
-                exit_long = np.zeros(len(d), dtype=bool)
-                exit_long[1:] = (d.close[:-1] < middle[:-1]) & above_mean[1:]
-                exit_short = np.zeros(len(d), dtype=bool)
-                exit_short[1:] = (d.close[:-1] > middle[:-1]) & below_mean[1:]
-                codes[exit_long | exit_short] = SIGNAL_FLAT
-                codes[(d.close < lower) & (rsi < p.rsi_entry)] = SIGNAL_LONG
-                if config.risk.allow_short:
-                    codes[(d.close > upper) & (rsi > 100 - p.rsi_entry)] = SIGNAL_SHORT
-            self.codes[symbol] = codes
-
-    def generate_signals(self, state: PortfolioState) -> list[Signal]:
-        signals = []
-        for symbol, i in self.bar_index.items():
-            code = self.codes[symbol][i]
-            if code == SIGNAL_LONG:
-                signals.append(Signal.enter_long(symbol, "below the lower band, oversold"))
-            elif code == SIGNAL_SHORT:
-                signals.append(Signal.enter_short(symbol, "above the upper band, overbought"))
-            elif code == SIGNAL_FLAT:
-                signals.append(Signal.exit(symbol, "back at the mean"))
-        return signals
-
-    def signal_arrays(self) -> dict[str, np.ndarray]:
-        return dict(self.codes)
+        upper, middle, lower = talib.BBANDS(data.close, p.period, p.band_std, p.band_std)
+        rsi = talib.RSI(data.close, p.rsi_period)
+        close = data.close
+        codes = np.full(len(data), NO_SIGNAL, dtype=np.int8)
+        with np.errstate(invalid="ignore"):
+            # Exit when the close reaches the mean from either side.
+            back_up = np.zeros(len(data), dtype=bool)
+            back_up[1:] = (close[:-1] < middle[:-1]) & (close[1:] >= middle[1:])
+            back_down = np.zeros(len(data), dtype=bool)
+            back_down[1:] = (close[:-1] > middle[:-1]) & (close[1:] <= middle[1:])
+            codes[back_up | back_down] = SIGNAL_FLAT
+            codes[(close < lower) & (rsi < p.rsi_entry)] = SIGNAL_LONG
+            if config.risk.allow_short:
+                codes[(close > upper) & (rsi > 100 - p.rsi_entry)] = SIGNAL_SHORT
+        return codes
 
 
 @register
-class BuyAndHold(Strategy):
+class BuyAndHold(ArraySignalStrategy):
     """Buy on the first bar and hold: the benchmark."""
 
     name = "buy_and_hold"
+    reasons = {SIGNAL_LONG: "buy and hold"}
 
-    def initialize(self, config: StrategyConfig) -> None:
-        pass
-
-    def generate_signals(self, state: PortfolioState) -> list[Signal]:
-        return [Signal.enter_long(s, "buy and hold") for s, i in self.bar_index.items() if i == 0]
-
-    def signal_arrays(self) -> dict[str, np.ndarray]:
-        out = {}
-        for symbol, d in self.datas.items():
-            codes = np.full(len(d), NO_SIGNAL, dtype=np.int8)
-            codes[:1] = SIGNAL_LONG
-            out[symbol] = codes
-        return out
+    def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
+        codes = np.full(len(data), NO_SIGNAL, dtype=np.int8)
+        codes[:1] = SIGNAL_LONG
+        return codes

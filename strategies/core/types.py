@@ -8,13 +8,15 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from marketdata.core.errors import InvalidInput
 
 
-@dataclass(frozen=True, slots=True)
-class PriceBar:
+class PriceBar(NamedTuple):
+    """One bar of one symbol, as the engine hands it to on_market_data (a named tuple: one is built
+    per bar and symbol, so it must be cheap)."""
+
     symbol: str
     ts: datetime
     open: float
