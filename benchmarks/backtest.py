@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from strategies.core.base import crossed_above_all
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
 ROWS = int(os.environ.get("BENCH_BARS", "1000000"))
@@ -67,12 +69,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def crossed_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a[i-1] < b[i-1] and a[i] > b[i]: backtesting.py's crossover, at every bar."""
-    out = np.zeros(len(a), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        out[1:] = (a[:-1] < b[:-1]) & (a[1:] > b[1:])
-    return out
+crossed_above = crossed_above_all  # backtesting.py's crossover at every bar, as the strategy uses it
 
 
 # --- the engines (run in the child processes) ---------------------------------------------------

@@ -5,6 +5,7 @@ own), so generate_signals reads them and the compiled fast path can run them too
 """
 
 from abc import abstractmethod
+from functools import cached_property
 
 import numpy as np
 import talib
@@ -33,7 +34,13 @@ class ArraySignalStrategy(Strategy):
 
     def initialize(self, config: StrategyConfig) -> None:
         self.codes = {symbol: self.signal_codes(data, config) for symbol, data in self.datas.items()}
-        self._code_lists = {symbol: codes.tolist() for symbol, codes in self.codes.items()}
+        self.__dict__.pop("_code_lists", None)
+
+    @cached_property
+    def _code_lists(self) -> dict[str, list[int]]:
+        """The codes as lists, for the bar-by-bar loop (list items are quicker to read one by one;
+        the fast path never needs them)."""
+        return {symbol: codes.tolist() for symbol, codes in self.codes.items()}
 
     @abstractmethod
     def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
