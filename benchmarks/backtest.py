@@ -630,7 +630,8 @@ def main() -> None:
             if engine == "vbt_same" and (not best_same or diff.max() > 1e-6):
                 failures.append("grid: vectorbt with the same signals returns differently")
 
-    grid_ratio = grids["vbt"]["seconds"] / grids["ours"]["seconds"]
+    vbt_grid_s = min(grids["vbt"]["seconds"], grids["vbt_same"]["seconds"])  # the faster variant
+    grid_ratio = vbt_grid_s / grids["ours"]["seconds"]
     event_x = min(rates[d, "event"] / rates[d, "bt"] for d in ("synthetic", "goog"))
     fast_x = min(rates[d, "fast"] / rates[d, e] for d in ("synthetic", "goog") for e in ("vbt", "vbt_same"))
     print("\ntargets (warm figures; the worse of the two data sets and of the two vectorbt variants):")
@@ -638,7 +639,7 @@ def main() -> None:
     print(f"  fast path >= vectorbt bars/s end to end: {fast_x:.2f}x, {'met' if fast_x >= 1 else 'NOT met'}")
     print(
         f"  90-grid on GOOG faster than vectorbt's broadcast grid: ours {grids['ours']['seconds']:.3f} s, "
-        f"vectorbt {grids['vbt']['seconds']:.3f} s ({grid_ratio:.2f}x), "
+        f"vectorbt {vbt_grid_s:.3f} s ({grid_ratio:.2f}x), "
         f"{'met' if grid_ratio > 1 else 'NOT met'}"
     )
     if failures:
