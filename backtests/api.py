@@ -75,6 +75,8 @@ class TradeSerializer(serializers.Serializer):
         help_text="(exit - entry) x quantity (mirrored for shorts), less commissions"
     )
     commission = serializers.FloatField()
+    return_pct = serializers.FloatField(help_text="exit / entry - 1, in percent (mirrored for shorts)")
+    bars_held = serializers.IntegerField()
 
 
 class EquityPointSerializer(serializers.Serializer):

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from backtests.choices import DataSource, RunStatus
 from backtests.core.engine import BacktestEngine
-from backtests.core.report import ReportGenerator, downsample_indices, to_plain
-from backtests.core.results import BacktestConfig, BacktestResult, FillTiming, Trade
+from backtests.core.report import ReportGenerator, downsample_indices, to_plain, trade_json
+from backtests.core.results import BacktestConfig, BacktestResult, FillTiming
 from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
 from backtests.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from marketdata.core.bars import Timeframe
@@ -287,17 +287,3 @@ def _result_keep(run: BacktestRun, result: BacktestResult, report: Path) -> None
     ]
     run.report_path = str(report)
     run.status = RunStatus.DONE
-
-
-def trade_json(trade: Trade) -> dict[str, Any]:
-    return {
-        "symbol": trade.symbol,
-        "direction": trade.direction,
-        "quantity": to_plain(float(trade.quantity)),
-        "entry_time": trade.entry_time.isoformat(),
-        "entry_price": to_plain(float(trade.entry_price)),
-        "exit_time": trade.exit_time.isoformat(),
-        "exit_price": to_plain(float(trade.exit_price)),
-        "pnl": to_plain(float(trade.pnl)),
-        "commission": to_plain(float(trade.commission)),
-    }

@@ -150,7 +150,7 @@ class ReportGenerator:
             "metadata": to_plain(result.metadata),
             "metrics": to_plain(result.metrics),
             "equity_curve": _equity_curve_json(result.equity_curve),
-            "trades": [_trade_json(t) for t in result.trades],
+            "trades": [trade_json(t) for t in result.trades],
         }
 
     def generate_html(self, result: BacktestResult, *, title: str | None = None) -> str:
@@ -328,7 +328,7 @@ def _plain_floats(values: list[float]) -> list[float | None]:
     return plain
 
 
-def _trade_json(t: Trade) -> dict[str, Any]:
+def trade_json(t: Trade) -> dict[str, Any]:
     return {
         "symbol": t.symbol,
         "direction": t.direction,

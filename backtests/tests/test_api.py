@@ -152,6 +152,7 @@ def test_post_creates_and_queues_a_run_that_then_shows_done_with_its_results(
     assert detail["metrics"]["final_equity"] == run.metrics["final_equity"]
     assert detail["trades"][0] == run.trades[0]
     assert sorted(detail["trades"][0]) == [
+        "bars_held",
         "commission",
         "direction",
         "entry_price",
@@ -160,6 +161,7 @@ def test_post_creates_and_queues_a_run_that_then_shows_done_with_its_results(
         "exit_time",
         "pnl",
         "quantity",
+        "return_pct",
         "symbol",
     ]
     assert len(detail["equity_curve"]) == 502

@@ -54,6 +54,8 @@ def test_a_run_keeps_what_the_engine_computes_on_the_same_bars(aaa, artifacts):
         "exit_price": first.exit_price,
         "pnl": first.pnl,
         "commission": 3.0,
+        "return_pct": first.return_pct,
+        "bars_held": first.bars_held,
     }
     assert len(run.equity_curve) == len(bars) == 502
     assert run.equity_curve[-1] == {
