@@ -8,14 +8,12 @@ import dataclasses
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from time import perf_counter
 from typing import Any, get_args
 
 import pandas as pd
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from pydantic import ValidationError
 
 from backtests.choices import DataSource, RunStatus
@@ -25,7 +23,8 @@ from backtests.core.results import BacktestConfig, BacktestResult, FillTiming
 from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
 from backtests.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from marketdata.core.bars import Timeframe
-from marketdata.core.errors import ApplicationError, InvalidInput
+from marketdata.core.errors import InvalidInput
+from quantsite.runs import run_recorded
 from strategies.core.config import StrategyConfig, validation_message
 from strategies.core.registry import strategy_build
 
@@ -228,11 +227,14 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
 
 def backtest_run_perform(*, run: BacktestRun, fast: bool | None = None) -> BacktestResult:
     """backtest_run_execute, returning the engine's whole result as well (the CLI writes its JSON)."""
-    started = perf_counter()
-    run.status, run.started_at, run.finished_at, run.error = RunStatus.RUNNING, timezone.now(), None, ""
     run.metrics, run.trades, run.equity_curve, run.report_path = None, [], [], ""
-    run.save()
-    try:
+
+    def summary() -> dict:
+        return {"strategy": run.strategy, "trades": len(run.trades)}
+
+    with run_recorded(
+        run, running=RunStatus.RUNNING, failed=RunStatus.FAILED, event="backtest finished", summary=summary
+    ):
         strategy_config = strategy_config_from_dict(run.config["strategy"])
         backtest_config = backtest_config_from_json(run.config["backtest"])
         if run.source == DataSource.CSV:
@@ -246,22 +248,6 @@ def backtest_run_perform(*, run: BacktestRun, fast: bool | None = None) -> Backt
         )
         report = backtest_report_write(result=result, path=backtest_report_path(run=run))
         _result_keep(run, result, report)
-    except Exception as exc:  # recorded on the run, then raised again
-        run.status = RunStatus.FAILED
-        run.error = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        run.finished_at = timezone.now()
-        run.duration_seconds = round(perf_counter() - started, 3)
-        run.save()
-        log.info(
-            "backtest finished",
-            run=run.pk,
-            strategy=run.strategy,
-            status=run.status,
-            trades=len(run.trades),
-            seconds=run.duration_seconds,
-        )
     return result
 
 

@@ -1,7 +1,6 @@
 """Writes of market data: ingestion runs (fetch, validate, load) and quality reports."""
 
 import struct
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from marketdata.choices import AssetClass, RunStatus
 from marketdata.core.bars import BAR_COLUMNS, Timeframe, raw_from_frame
-from marketdata.core.errors import ApplicationError, InvalidInput
+from marketdata.core.errors import InvalidInput
 from marketdata.core.providers.base import DataProvider
 from marketdata.core.providers.csv import CSVProvider
 from marketdata.core.providers.synthetic import SyntheticProvider
@@ -26,6 +25,7 @@ from marketdata.core.quality import CheckResult, check_bars
 from marketdata.models import IngestionRun, Instrument, PriceBar, QualityReport
 from marketdata.selectors import bars_frame_get, last_close_before
 from quantsite.events import event_bus
+from quantsite.runs import run_recorded
 
 log = structlog.get_logger(__name__)
 
@@ -120,12 +120,15 @@ def ingestion_run_execute(*, run: IngestionRun, provider: DataProvider | None = 
     Each symbol loads in its own transaction: a failure keeps what was loaded before it and
     everything stored earlier. Provider errors mark the run failed and propagate (the task retries).
     """
-    started = time.perf_counter()
-    run.status, run.started_at, run.error = RunStatus.RUNNING, timezone.now(), ""
     run.rows_inserted = run.rows_updated = run.rows_unchanged = run.rows_rejected = 0
-    run.save()
     timeframe = Timeframe(run.timeframe)
-    try:
+
+    def counted() -> dict:
+        return {"inserted": run.rows_inserted, "updated": run.rows_updated, "rejected": run.rows_rejected}
+
+    with run_recorded(
+        run, running=RunStatus.RUNNING, failed=RunStatus.FAILED, event="ingestion finished", summary=counted
+    ):
         provider = provider or provider_build(run.provider, run.params)
         valid_rows = 0
         for symbol in run.symbols:
@@ -144,23 +147,6 @@ def ingestion_run_execute(*, run: IngestionRun, provider: DataProvider | None = 
         if valid_rows == 0:
             raise InvalidInput(f"no valid rows to load ({run.rows_rejected} rejected)")
         run.status = RunStatus.PARTIAL if run.rows_rejected else RunStatus.SUCCEEDED
-    except Exception as exc:  # recorded on the run, then raised again
-        run.status = RunStatus.FAILED
-        run.error = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        run.finished_at = timezone.now()
-        run.duration_seconds = round(time.perf_counter() - started, 3)
-        run.save()
-        log.info(
-            "ingestion finished",
-            run=run.pk,
-            status=run.status,
-            inserted=run.rows_inserted,
-            updated=run.rows_updated,
-            rejected=run.rows_rejected,
-            seconds=run.duration_seconds,
-        )
     event_bus().publish("bars.ingested", {"run": run.pk, "symbols": run.symbols, "timeframe": run.timeframe})
     return run
 
