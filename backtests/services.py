@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pandas as pd
-import structlog
 from django.conf import settings
 from django.db import transaction
 from pydantic import ValidationError
@@ -27,8 +26,6 @@ from marketdata.core.errors import InvalidInput
 from quantsite.runs import run_recorded
 from strategies.core.config import StrategyConfig, validation_message
 from strategies.core.registry import strategy_build
-
-log = structlog.get_logger(__name__)
 
 FILL_TIMINGS = get_args(FillTiming)
 COST_FIELDS = (

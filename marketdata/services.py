@@ -9,7 +9,6 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import psycopg
-import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,8 +25,6 @@ from marketdata.models import IngestionRun, Instrument, PriceBar, QualityReport
 from marketdata.selectors import bars_frame_get, last_close_before
 from quantsite.events import event_bus
 from quantsite.runs import run_recorded
-
-log = structlog.get_logger(__name__)
 
 PROVIDERS = ("synthetic", "csv", "alpaca")
 COPY_CHUNK_ROWS = 200_000
