@@ -16,6 +16,7 @@ from backtests.filters import BacktestRunFilter
 from backtests.models import BacktestRun
 from backtests.selectors import backtest_report_get, backtest_run_get, backtest_run_list
 from backtests.services import (
+    COST_FIELDS,
     FILL_TIMINGS,
     backtest_run_create,
     backtest_run_enqueue,
@@ -27,18 +28,7 @@ from marketdata.core.bars import Timeframe
 
 DEFAULTS = BacktestConfig()
 # The BacktestConfig fields a request gives as they are (dates and timeframe are converted).
-SIMULATION_FIELDS = (
-    "initial_capital",
-    "commission_per_trade",
-    "commission_per_share",
-    "commission_minimum",
-    "commission_bps",
-    "slippage_bps",
-    "volume_impact_bps",
-    "max_participation",
-    "fill_timing",
-    "risk_free_rate",
-)
+SIMULATION_FIELDS = ("initial_capital", *COST_FIELDS, "max_participation", "fill_timing", "risk_free_rate")
 
 
 class ErrorSerializer(serializers.Serializer):
