@@ -17,13 +17,14 @@ from pydantic import ValidationError
 
 from backtests.choices import DataSource, RunStatus
 from backtests.core.engine import BacktestEngine
-from backtests.core.report import ReportGenerator, downsample_indices, to_plain, trade_json
+from backtests.core.report import ReportGenerator, downsample_indices, equity_curve_json, to_plain, trade_json
 from backtests.core.results import BacktestConfig, BacktestResult, FillTiming
 from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
 from backtests.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 from quantsite.runs import run_recorded
+from strategies.core.base import Strategy
 from strategies.core.config import StrategyConfig, validation_message
 from strategies.core.registry import strategy_build
 
@@ -78,9 +79,10 @@ def backtest_config_from_json(data: dict[str, Any]) -> BacktestConfig:
     return BacktestConfig(**values)
 
 
-def backtest_validate(*, strategy_config: StrategyConfig, backtest_config: BacktestConfig) -> None:
-    """Everything about a backtest that can be checked before any bar is read."""
-    strategy_build(strategy_config)  # an unknown strategy, bad parameters
+def backtest_validate(*, strategy_config: StrategyConfig, backtest_config: BacktestConfig) -> Strategy:
+    """Everything about a backtest that can be checked before any bar is read; the strategy built
+    (an unknown strategy or bad parameters fail here)."""
+    strategy = strategy_build(strategy_config)
     if not strategy_config.universe:
         raise InvalidInput("no symbols given")
     if strategy_config.timeframe != backtest_config.timeframe:
@@ -107,6 +109,7 @@ def backtest_validate(*, strategy_config: StrategyConfig, backtest_config: Backt
         raise InvalidInput("start and end must be timezone-aware")
     if start is not None and end is not None and end < start:
         raise InvalidInput(f"end {end:%Y-%m-%d} is before start {start:%Y-%m-%d}")
+    return strategy
 
 
 # --- computing a backtest (no rows written) -------------------------------------------------------
@@ -120,8 +123,8 @@ def backtest_compute(
     fast: bool | None = None,
 ) -> BacktestResult:
     """Run the engine on bars already loaded. fast: see BacktestEngine.run (None: when it can)."""
-    backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
-    return BacktestEngine().run(strategy_build(strategy_config), data, backtest_config, fast=fast)
+    strategy = backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    return BacktestEngine().run(strategy, data, backtest_config, fast=fast)
 
 
 def backtest_csv_compute(
@@ -131,12 +134,11 @@ def backtest_csv_compute(
     csv_path: str | Path,
     fast: bool | None = None,
 ) -> BacktestResult:
-    """Backtest the bars of one CSV (or Parquet) file; nothing is stored."""
-    backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    """Backtest the bars of one CSV (or Parquet) file; nothing is stored. The request is checked
+    before the file is read."""
+    strategy = backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
     bars = _csv_bars(strategy_config, backtest_config, csv_path)
-    return backtest_compute(
-        strategy_config=strategy_config, backtest_config=backtest_config, data=bars, fast=fast
-    )
+    return BacktestEngine().run(strategy, bars, backtest_config, fast=fast)
 
 
 def backtest_report_write(*, result: BacktestResult, path: Path) -> Path:
@@ -215,15 +217,10 @@ def backtest_run_enqueue(*, run: BacktestRun) -> None:
     transaction.on_commit(lambda: backtest_run_execute_task.delay(run.pk))
 
 
-def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> BacktestRun:
-    """Load the bars, run the engine, write the HTML report and keep the results (status done).
-    Any failure marks the run failed with its message and is raised again."""
-    backtest_run_perform(run=run, fast=fast)
-    return run
-
-
-def backtest_run_perform(*, run: BacktestRun, fast: bool | None = None) -> BacktestResult:
-    """backtest_run_execute, returning the engine's whole result as well (the CLI writes its JSON)."""
+def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> BacktestResult:
+    """Load the bars, run the engine, write the HTML report and keep the results on the run (status
+    done); the engine's whole result is returned too (the CLI writes its JSON). Any failure marks
+    the run failed with its message and is raised again."""
     run.metrics, run.trades, run.equity_curve, run.report_path = None, [], [], ""
 
     def summary() -> dict:
@@ -259,14 +256,6 @@ def _result_keep(run: BacktestRun, result: BacktestResult, report: Path) -> None
     keep = downsample_indices(curve.equity, MAX_STORED_CURVE_POINTS)
     run.metrics = to_plain(result.metrics)
     run.trades = [trade_json(t) for t in result.trades]
-    run.equity_curve = [
-        {
-            "ts": curve.ts[i].isoformat(),
-            "equity": to_plain(float(curve.equity[i])),
-            "cash": to_plain(float(curve.cash[i])),
-            "exposure": to_plain(float(curve.exposure[i])),
-        }
-        for i in keep
-    ]
+    run.equity_curve = equity_curve_json(curve, keep)
     run.report_path = str(report)
     run.status = RunStatus.DONE

@@ -149,7 +149,7 @@ class ReportGenerator:
             "end_time": result.end_time.isoformat(),
             "metadata": to_plain(result.metadata),
             "metrics": to_plain(result.metrics),
-            "equity_curve": _equity_curve_json(result.equity_curve),
+            "equity_curve": equity_curve_json(result.equity_curve),
             "trades": [trade_json(t) for t in result.trades],
         }
 
@@ -311,11 +311,14 @@ class ReportGenerator:
         )
 
 
-def _equity_curve_json(curve: EquityCurve) -> list[dict[str, Any]]:
-    columns = [_plain_floats(getattr(curve, name)) for name in ("equity", "cash", "exposure")]
+def equity_curve_json(curve: EquityCurve, points: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """The curve's points ({ts, equity, cash, exposure}) as plain JSON values: all of them, or those
+    at the indices `points` (a downsampled curve)."""
+    points = np.arange(len(curve)) if points is None else points
+    columns = [_plain_floats(getattr(curve, name)[points]) for name in ("equity", "cash", "exposure")]
     return [
         {"ts": ts.isoformat(), "equity": equity, "cash": cash, "exposure": exposure}
-        for ts, equity, cash, exposure in zip(curve.ts, *columns, strict=True)
+        for ts, equity, cash, exposure in zip(curve.ts[points], *columns, strict=True)
     ]
 
 

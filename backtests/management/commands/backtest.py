@@ -19,7 +19,7 @@ from backtests.services import (
     backtest_csv_compute,
     backtest_report_write,
     backtest_run_create,
-    backtest_run_perform,
+    backtest_run_execute,
     day_range,
     strategy_config_from_dict,
 )
@@ -179,7 +179,7 @@ class Command(BaseCommand):
             f"backtest run #{run.pk}: {run.strategy} on {', '.join(run.symbols)} {run.timeframe}, "
             f"stored bars{span}"
         )
-        result = backtest_run_perform(run=run, fast=opts["fast"])
+        result = backtest_run_execute(run=run, fast=opts["fast"])
         self.stdout.write(self._summary(result, run.duration_seconds))
         written = [("html report", run.report_path)]
         if opts["html"]:
