@@ -20,11 +20,11 @@ from backtests.services import (
     FILL_TIMINGS,
     backtest_run_create,
     backtest_run_enqueue,
-    day_range,
     strategy_config_from_dict,
 )
 from marketdata.choices import TimeframeChoices
 from marketdata.core.bars import Timeframe
+from marketdata.core.calendar import day_range
 
 DEFAULTS = BacktestConfig()
 # The BacktestConfig fields a request gives as they are (dates and timeframe are converted).

@@ -5,7 +5,7 @@ a core run and a core result into a BacktestRun row and an HTML report file.
 """
 
 import dataclasses
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_args
@@ -40,14 +40,6 @@ COST_FIELDS = (
 
 
 # --- configs ---------------------------------------------------------------------------------
-
-
-def day_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """First and last day (inclusive) as UTC times: the start of the first, the end of the last."""
-    return (
-        None if start is None else datetime.combine(start, time.min, tzinfo=UTC),
-        None if end is None else datetime.combine(end, time.max, tzinfo=UTC),
-    )
 
 
 def strategy_config_from_dict(data: dict[str, Any]) -> StrategyConfig:

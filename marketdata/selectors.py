@@ -1,14 +1,14 @@
 """Reads of market data: querysets, and bar frames handed to the pure core."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 from django.db.models import Max, QuerySet
 
 from marketdata.core.bars import RejectedRow, Timeframe, bar_frame, empty_bar_frame
-from marketdata.core.calendar import last_closed_session
+from marketdata.core.calendar import day_range, last_closed_session
 from marketdata.core.errors import NotFound
 from marketdata.models import IngestionRun, Instrument, PriceBar
 
@@ -95,12 +95,10 @@ def universe_ingest_range(
 ) -> tuple[list[str], datetime, datetime]:
     """Symbols of the active US-equity universe and the daily range that brings them all up to date."""
     freshness = data_freshness_list(as_of=as_of)
-    end = datetime.combine(freshness[0].expected if freshness else as_of.date(), time.max, tzinfo=UTC)
+    last_day = freshness[0].expected if freshness else as_of.date()
     lasts = [f.last_bar for f in freshness]
-    if not lasts or None in lasts:
-        start = datetime.combine(end.date() - timedelta(days=365 * years_if_empty), time.min, tzinfo=UTC)
-    else:
-        start = datetime.combine(min(lasts), time.min, tzinfo=UTC)
+    first_day = last_day - timedelta(days=365 * years_if_empty) if not lasts or None in lasts else min(lasts)
+    start, end = day_range(first_day, last_day)
     return [f.symbol for f in freshness], start, end
 
 

@@ -3,7 +3,6 @@
 import argparse
 import json
 import shutil
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from time import perf_counter
@@ -20,10 +19,10 @@ from backtests.services import (
     backtest_report_write,
     backtest_run_create,
     backtest_run_execute,
-    day_range,
     strategy_config_from_dict,
 )
 from marketdata.core.bars import Timeframe
+from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import ApplicationError, InvalidInput
 from strategies.core.config import StrategyConfig, strategy_config_load
 
@@ -42,15 +41,6 @@ METRICS = (
     ("benchmark return %", "benchmark_return_pct", "{:,.2f}"),
 )
 LABEL_WIDTH, VALUE_WIDTH = 20, 14
-
-
-def parse_day(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def parse_decimal(value: str, flag: str) -> Decimal:

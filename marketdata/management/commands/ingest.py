@@ -1,24 +1,17 @@
 """python manage.py ingest: load bars from a provider, validate them, print what happened."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from marketdata.core.calendar import last_closed_session
+from marketdata.core.calendar import day_range, last_closed_session, parse_day
 from marketdata.core.errors import ApplicationError, InvalidInput
 from marketdata.core.providers.synthetic import SAMPLE_UNIVERSE
 from marketdata.selectors import rejected_rows_of
 from marketdata.services import ingestion_run_create, ingestion_run_execute
 
 SHOWN_REJECTIONS = 10
-
-
-def parse_day(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 class Command(BaseCommand):
@@ -74,8 +67,7 @@ class Command(BaseCommand):
                 first = last - timedelta(days=round(365.25 * opts["years"]))
             else:
                 raise InvalidInput("give --start or --years")
-            start = datetime.combine(first, time.min, tzinfo=UTC)
-            end = datetime.combine(last, time.max, tzinfo=UTC)
+            start, end = day_range(first, last)
         return {
             "provider": provider,
             "symbols": symbols,
