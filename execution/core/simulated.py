@@ -42,14 +42,12 @@ class SimulatedBroker:
         """Accept an order at the close of bar; a market order fills now under "close" timing."""
         order.status = OrderStatus.ACCEPTED
         order.created_bar = bar.index
+        fill = None
         if self.fill_timing == "close" and order.order_type is OrderType.MARKET:
             fill = self._fill(order, bar, bar.close, slip=True)
-            if order.status.terminal:
-                return [fill] if fill else []
+        if not order.status.terminal:
             self.working[order.symbol].append(order)
-            return [fill] if fill else []
-        self.working[order.symbol].append(order)
-        return []
+        return [fill] if fill else []
 
     def on_bar_open(self, bar: PriceBar) -> list[Fill]:
         """Fill what the bar's prices reach: market orders at the open (next_open timing), limits and

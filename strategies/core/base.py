@@ -120,7 +120,7 @@ class Strategy(ABC):
         """Signals at state.bar_index, from bars up to and including it."""
 
     def risk_check(self, signals: list[Signal], portfolio: PortfolioView) -> list[Order]:
-        """Turn signals into orders with the config's sizing and caps (see order_for_signal)."""
+        """Turn signals into orders with the config's sizing and caps (see orders_for_signal)."""
         orders: list[Order] = []
         for signal in signals:
             orders.extend(self.orders_for_signal(signal, portfolio))
