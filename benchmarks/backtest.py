@@ -112,11 +112,11 @@ def ours_runner(timeframe: str, fast: bool):
         return {
             "trades": len(trades),
             "final_equity": result.metrics.final_equity,
-            "entry": [t.entry_bar for t in trades],
-            "exit": [t.exit_bar for t in trades],
-            "size": [t.quantity for t in trades],
-            "price": [t.entry_price for t in trades],
-            "pnl": [t.pnl for t in trades],
+            "entry": trades.entry_bar,
+            "exit": trades.exit_bar,
+            "size": trades.quantity,
+            "price": trades.entry_price,
+            "pnl": trades.pnl,
         }
 
     return run, summary

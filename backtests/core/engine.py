@@ -24,7 +24,7 @@ import pandas as pd
 from backtests.core.metrics import compute_metrics
 from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve
 from execution.core.costs import CommissionModel, SlippageModel
-from execution.core.ledger import TradeLedger
+from execution.core.ledger import TradeLedger, Trades
 from execution.core.portfolio import Portfolio
 from execution.core.simulated import SimulatedBroker
 from marketdata.core.bars import BAR_COLUMNS
@@ -198,7 +198,11 @@ class BacktestEngine:
                 if wants_close:
                     strategy.daily_close()
         equity, cash, exposure = (np.array(x, dtype="float64") for x in (equity, cash, exposure))
-        return EquityCurve(timeline, equity, cash, exposure), ledger.trades, portfolio.traded_notional
+        return (
+            EquityCurve(timeline, equity, cash, exposure),
+            Trades.from_records(ledger.trades),
+            portfolio.traded_notional,
+        )
 
     # --- the result ----------------------------------------------------------------------------
 

@@ -73,6 +73,7 @@ def _kernel(
     f_price = np.empty(cap)
     f_comm = np.empty(cap)
     nf = 0
+    traded = 0.0  # summed in fill order, as the portfolio sums it
     cash = cash0
     pos = 0.0
     # Orders waiting for the next open: a close of `pend_close` units (signed side), then an opening
@@ -132,6 +133,7 @@ def _kernel(
                 if abs(pos) < 1e-12:
                     pos = 0.0
                 cash -= sign * qty * fill_price + comm
+                traded += qty * fill_price
                 f_bar[nf], f_sign[nf], f_qty[nf], f_price[nf], f_comm[nf] = i, sign, qty, fill_price, comm
                 nf += 1
             if side != 0:
@@ -150,18 +152,29 @@ def _kernel(
                     comm = _commission(qty, fill_price, per_trade, per_share, minimum, bps)
                     pos += side * qty
                     cash -= side * qty * fill_price + comm
+                    traded += qty * fill_price
                     f_bar[nf], f_sign[nf], f_qty[nf], f_price[nf], f_comm[nf] = i, side, qty, fill_price, comm
                     nf += 1
         value = cash + pos * closes[i]
         equity[i] = value
         cash_out[i] = cash
         exposure[i] = abs(pos) * closes[i] / value if value > 0 else 0.0
-    return equity, cash_out, exposure, f_bar[:nf], f_sign[:nf], f_qty[:nf], f_price[:nf], f_comm[:nf]
+    return (
+        equity,
+        cash_out,
+        exposure,
+        f_bar[:nf],
+        f_sign[:nf],
+        f_qty[:nf],
+        f_price[:nf],
+        f_comm[:nf],
+        traded,
+    )
 
 
-def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple[np.ndarray, ...]:
+def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple:
     """The kernel's arrays for a bound strategy: equity, cash, exposure per bar, then the fills'
-    bars, signs, quantities, prices and commissions."""
+    bars, signs, quantities, prices and commissions, then the traded notional."""
     data = strategy.data
     codes = strategy.signal_arrays()[strategy.symbol]
     sizing = strategy.config.sizing
@@ -185,11 +198,7 @@ def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple[np.ndarray, 
 
 def run_kernel(strategy: Strategy, config: BacktestConfig):
     """The engine's fast path: the kernel's equity curve, its trades and the traded notional."""
-    symbol, data = strategy.symbol, strategy.data
-    equity, cash, exposure, bars, signs, qtys, prices, comms = kernel_run(strategy, config)
-    times = dict(zip(bars.tolist(), data.ts[bars].to_pydatetime(), strict=True))  # only the fill bars
-    trades = round_trips(symbol, times, bars, signs, qtys, prices, comms)
-    traded = 0.0
-    for qty, price in zip(qtys.tolist(), prices.tolist(), strict=True):
-        traded += qty * price  # summed in fill order, as the portfolio does
+    data = strategy.data
+    equity, cash, exposure, bars, signs, qtys, prices, comms, traded = kernel_run(strategy, config)
+    trades = round_trips(strategy.symbol, data.ts, bars, signs, qtys, prices, comms)
     return EquityCurve(data.ts, equity, cash, exposure), trades, traded

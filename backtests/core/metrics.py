@@ -1,13 +1,12 @@
 """Performance metrics of a backtest, computed with numpy from its per-bar equity, exposure and trades."""
 
 import math
-from collections.abc import Sequence
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from backtests.core.results import PerformanceMetrics, Trade
+from backtests.core.results import PerformanceMetrics, Trades
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 
@@ -55,7 +54,7 @@ def compute_metrics(
     timestamps: pd.DatetimeIndex,
     equity: np.ndarray,
     exposure: np.ndarray,
-    trades: Sequence[Trade],
+    trades: Trades,
     traded_notional: float,
     initial_capital: float,
     timeframe: Timeframe,
@@ -140,10 +139,10 @@ def compute_metrics(
     cagr_pct = _cagr_pct(final / initial, years) if n else None
     calmar = cagr_pct / max_drawdown_pct if cagr_pct is not None and max_drawdown_pct > 0 else None
 
-    pnl = np.array([t.pnl for t in trades], dtype="float64")
+    pnl = trades.pnl
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
-    trade_returns = np.array([t.return_pct for t in trades], dtype="float64")
-    held = np.array([t.bars_held for t in trades], dtype="float64")
+    trade_returns = trades.return_pct
+    held = trades.bars_held
 
     mean_equity = float(equity.mean()) if n else 0.0
     turnover = float(traded_notional) / mean_equity / years if n and mean_equity > 0 else 0.0

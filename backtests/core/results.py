@@ -10,10 +10,18 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from execution.core.ledger import Trade
+from execution.core.ledger import Trade, Trades
 from marketdata.core.bars import Timeframe
 
-__all__ = ["BacktestConfig", "BacktestResult", "EquityCurve", "EquityPoint", "PerformanceMetrics", "Trade"]
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "EquityCurve",
+    "EquityPoint",
+    "PerformanceMetrics",
+    "Trade",
+    "Trades",
+]
 
 FillTiming = Literal["close", "next_open"]
 
@@ -112,7 +120,7 @@ class BacktestResult:
     strategy_id: str
     config: BacktestConfig
     equity_curve: EquityCurve
-    trades: list[Trade]
+    trades: Trades
     metrics: PerformanceMetrics
     start_time: datetime
     end_time: datetime

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backtests.core.metrics import bar_returns, compute_metrics, drawdowns, periods_per_year
-from backtests.core.results import PerformanceMetrics, Trade
+from backtests.core.results import PerformanceMetrics, Trade, Trades
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 
@@ -44,7 +44,7 @@ def metrics_of(equity, *, exposure=None, trades=(), traded_notional=0.0, initial
         timestamps=pd.date_range(T0, periods=equity.size, freq="D"),
         equity=equity,
         exposure=np.zeros(equity.size) if exposure is None else np.asarray(exposure, dtype="float64"),
-        trades=list(trades),
+        trades=Trades.from_records(list(trades)),
         traded_notional=traded_notional,
         initial_capital=initial,
         timeframe=kwargs.pop("timeframe", Timeframe.D1),

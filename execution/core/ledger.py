@@ -1,14 +1,20 @@
 """Round-trip trades from fills: lots are matched first in, first out."""
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
+import pandas as pd
 
 from strategies.core.types import Fill
+
+
+def trade_return_pct(sign, entry_price, exit_price):
+    """A trade's return in percent; sign is 1 for a long, -1 for a short (floats or arrays)."""
+    return sign * (exit_price / entry_price - 1.0) * 100.0
 
 
 class Trade(NamedTuple):
@@ -29,12 +35,122 @@ class Trade(NamedTuple):
 
     @property
     def return_pct(self) -> float:
-        sign = 1.0 if self.direction == "long" else -1.0
-        return sign * (self.exit_price / self.entry_price - 1.0) * 100.0
+        return trade_return_pct(1.0 if self.direction == "long" else -1.0, self.entry_price, self.exit_price)
 
     @property
     def bars_held(self) -> int:
         return self.exit_bar - self.entry_bar
+
+
+class Trades(Sequence[Trade]):
+    """Round trips held as columns (numpy arrays; the times as DatetimeIndexes) and read as Trade
+    tuples, built only when read, so a run of a million bars and its tens of thousands of trades
+    does not build objects nobody looks at. Metrics read the columns. Equal to any sequence of the
+    same trades."""
+
+    def __init__(
+        self,
+        *,
+        symbol: np.ndarray,
+        long: np.ndarray,
+        quantity: np.ndarray,
+        entry_time: pd.DatetimeIndex,
+        entry_price: np.ndarray,
+        exit_time: pd.DatetimeIndex,
+        exit_price: np.ndarray,
+        pnl: np.ndarray,
+        commission: np.ndarray,
+        entry_bar: np.ndarray,
+        exit_bar: np.ndarray,
+    ) -> None:
+        self.symbol, self.long, self.quantity = symbol, long, quantity
+        self.entry_time, self.entry_price, self.exit_time, self.exit_price = (
+            entry_time,
+            entry_price,
+            exit_time,
+            exit_price,
+        )
+        self.pnl, self.commission, self.entry_bar, self.exit_bar = pnl, commission, entry_bar, exit_bar
+
+    @classmethod
+    def from_records(cls, trades: Sequence[Trade]) -> "Trades":
+        columns = dict(zip(Trade._fields, zip(*trades, strict=True), strict=True)) if trades else {}
+
+        def floats(name: str) -> np.ndarray:
+            return np.array(columns.get(name, ()), dtype="float64")
+
+        def times(name: str) -> pd.DatetimeIndex:
+            return pd.DatetimeIndex(columns.get(name, ()), dtype=None if trades else "datetime64[us, UTC]")
+
+        return cls(
+            symbol=np.array(columns.get("symbol", ()), dtype=object),
+            long=np.array([d == "long" for d in columns.get("direction", ())], dtype=bool),
+            quantity=floats("quantity"),
+            entry_time=times("entry_time"),
+            entry_price=floats("entry_price"),
+            exit_time=times("exit_time"),
+            exit_price=floats("exit_price"),
+            pnl=floats("pnl"),
+            commission=floats("commission"),
+            entry_bar=np.array(columns.get("entry_bar", ()), dtype=np.int64),
+            exit_bar=np.array(columns.get("exit_bar", ()), dtype=np.int64),
+        )
+
+    @property
+    def return_pct(self) -> np.ndarray:
+        return trade_return_pct(np.where(self.long, 1.0, -1.0), self.entry_price, self.exit_price)
+
+    @property
+    def bars_held(self) -> np.ndarray:
+        return self.exit_bar - self.entry_bar
+
+    def __len__(self) -> int:
+        return len(self.pnl)
+
+    @overload
+    def __getitem__(self, i: int) -> Trade: ...
+    @overload
+    def __getitem__(self, i: slice) -> "Trades": ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Trades(**{name: column[i] for name, column in self._columns().items()})
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"trade {i} of {n}")
+        return next(iter(self[i % n : i % n + 1]))
+
+    def __iter__(self) -> Iterator[Trade]:
+        columns = self._columns()
+        columns["long"] = np.where(self.long, "long", "short")
+        for name in ("entry_time", "exit_time"):
+            columns[name] = columns[name].to_pydatetime()
+        return map(Trade._make, zip(*(column.tolist() for column in columns.values()), strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Trades: {len(self):,} round trips>"
+
+    def _columns(self) -> dict:
+        """The columns in Trade's field order (long standing for direction)."""
+        return {
+            "symbol": self.symbol,
+            "long": self.long,
+            "quantity": self.quantity,
+            "entry_time": self.entry_time,
+            "entry_price": self.entry_price,
+            "exit_time": self.exit_time,
+            "exit_price": self.exit_price,
+            "pnl": self.pnl,
+            "commission": self.commission,
+            "entry_bar": self.entry_bar,
+            "exit_bar": self.exit_bar,
+        }
 
 
 @dataclass
@@ -89,32 +205,28 @@ class TradeLedger:
             lots.append(_Lot(signed, fill.price, fill.ts, fill.bar_index, per_unit_commission * abs(signed)))
 
 
-def round_trips(
-    symbol: str, times: Mapping[int, datetime], bars, signs, qtys, prices, commissions
-) -> list[Trade]:
+def round_trips(symbol: str, ts: pd.DatetimeIndex, bars, signs, qtys, prices, commissions) -> Trades:
     """The trades of fills that alternate between opening a position from flat and closing all of
-    it (fill 2k opens, fill 2k+1 closes), from arrays: what record() gives for such fills, with the
-    same arithmetic in the same order, at numpy speed. A last, unclosed fill opens no trade."""
+    it (fill 2k opens, fill 2k+1 closes; bars index ts), from arrays: what record() gives for such
+    fills, with the same arithmetic in the same order, at numpy speed. A last, unclosed fill opens
+    no trade."""
     n = len(qtys) // 2 * 2
     entry, exit_ = slice(0, n, 2), slice(1, n, 2)
     qty = qtys[entry]
     lot_commission = commissions[entry] / qty * qty
     commission = lot_commission * qty / qty + commissions[exit_] / qtys[exit_] * qty
-    direction = signs[entry].astype("float64")
-    pnl = (prices[exit_] - prices[entry]) * qty * direction - commission
-    sides = signs[entry]
-    when = times.__getitem__
-    columns = (
-        [symbol] * len(qty),
-        np.where(sides > 0, "long", "short").tolist(),
-        qty.tolist(),
-        list(map(when, bars[entry].tolist())),
-        prices[entry].tolist(),
-        list(map(when, bars[exit_].tolist())),
-        prices[exit_].tolist(),
-        pnl.tolist(),
-        commission.tolist(),
-        bars[entry].tolist(),
-        bars[exit_].tolist(),
+    long = signs[entry] > 0
+    pnl = (prices[exit_] - prices[entry]) * qty * np.where(long, 1.0, -1.0) - commission
+    return Trades(
+        symbol=np.full(len(qty), symbol, dtype=object),
+        long=long,
+        quantity=qty,
+        entry_time=ts[bars[entry]],
+        entry_price=prices[entry],
+        exit_time=ts[bars[exit_]],
+        exit_price=prices[exit_],
+        pnl=pnl,
+        commission=commission,
+        entry_bar=bars[entry],
+        exit_bar=bars[exit_],
     )
-    return list(map(Trade._make, zip(*columns, strict=True)))
