@@ -15,8 +15,10 @@ bar-by-bar loop (one symbol, market orders only, no volume cap or impact, a risk
 approves everything).
 """
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,8 @@ def normalise_data(
         missing = [c for c in BAR_COLUMNS if c not in given.columns]
         if missing:
             raise InvalidInput(f"{symbol}: bars lack column(s) {', '.join(missing)}")
+        if not isinstance(given.index, pd.DatetimeIndex) or str(given.index.tz) != "UTC":
+            raise InvalidInput(f"{symbol}: bars need a UTC DatetimeIndex (marketdata.core.bars.bar_frame)")
         frame = given.loc[config.start_date : config.end_date]
         if frame.empty:
             raise InvalidInput(f"{symbol}: no bars in the backtest's date range")
@@ -95,7 +99,8 @@ class BacktestEngine:
 
             curve, trades, traded = run_kernel(strategy, config)
         else:
-            curve, trades, traded = self._loop(strategy, frames, config)
+            with _cyclic_gc_paused():
+                curve, trades, traded = self._loop(strategy, frames, config)
         return self._result(
             strategy, frames, config, curve, trades, traded, started, "fast" if use_fast else "event"
         )
@@ -129,7 +134,6 @@ class BacktestEngine:
             max_participation=config.max_participation,
         )
         ledger = TradeLedger()
-        state = PortfolioState(ts=None, bar_index=-1, portfolio=portfolio)
         check = self.risk_manager.check_order
         timeline = frames[next(iter(frames))].index
         for frame in list(frames.values())[1:]:
@@ -138,44 +142,49 @@ class BacktestEngine:
         # For every step of the timeline: the (symbol, index, OHLCV row) of each symbol with a bar.
         steps: list[list[tuple]] = [[] for _ in range(n)]
         for symbol, frame in frames.items():
-            positions = timeline.get_indexer(frame.index).tolist()
+            at = timeline.get_indexer(frame.index).tolist()
             values = frame[list(BAR_COLUMNS)].to_numpy().tolist()
-            for i, (step, row) in enumerate(zip(positions, values, strict=True)):
+            for i, (step, row) in enumerate(zip(at, values, strict=True)):
                 steps[step].append((symbol, i, row))
         if config.timeframe.is_intraday:
             days = timeline.normalize()
             session_ends = [*(days[1:] != days[:-1]).tolist(), True]
         else:
             session_ends = [True] * n
-        equity: list[float] = []
-        cash: list[float] = []
-        exposure: list[float] = []
+        # The portfolio after each step with fills: (step, cash, quantity per symbol). Equity, cash
+        # and exposure of every step follow from these and the closes, after the loop.
+        changes: list[tuple[int, float, dict[str, float]]] = []
+        positions = portfolio.positions
         working, marks, bar_index = broker.working, portfolio.marks, strategy.bar_index
-        generate_signals, valuation = strategy.generate_signals, portfolio.valuation
+        generate_signals = strategy.generate_signals
         # Bars are built only for whoever reads them: a strategy's own on_market_data, the broker.
         wants_bars = type(strategy).on_market_data is not Strategy.on_market_data
+        times = timeline.to_pydatetime() if wants_bars else _StepTimes(timeline)
+        state = PortfolioState(portfolio, times)
         wants_close = type(strategy).daily_close is not Strategy.daily_close
         close_timing = config.fill_timing == "close"
+        filled = False
 
         def record(fills) -> None:
+            nonlocal filled
             for fill in fills:
+                filled = True
                 ledger.record(fill)
                 strategy.on_fill(fill)
 
-        for step, (ts, entries, session_end) in enumerate(
-            zip(timeline.to_pydatetime(), steps, session_ends, strict=True)
-        ):
+        for step, (entries, session_end) in enumerate(zip(steps, session_ends, strict=True)):
             for symbol, i, row in entries:
                 if working.get(symbol):
                     marks[symbol] = row[0]
-                    record(broker.on_bar_open(PriceBar(symbol, ts, *row, i)))
+                    record(broker.on_bar_open(PriceBar(symbol, times[step], *row, i)))
                 marks[symbol] = row[3]
                 bar_index[symbol] = i
                 if wants_bars:
-                    strategy.on_market_data(PriceBar(symbol, ts, *row, i))
-            state.ts, state.bar_index = ts, step
+                    strategy.on_market_data(PriceBar(symbol, times[step], *row, i))
+            state.bar_index = step
             signals = generate_signals(state)
             if signals:
+                ts = times[step]
                 bars = {symbol: PriceBar(symbol, ts, *row, i) for symbol, i, row in entries}
                 for order in strategy.risk_check(signals, portfolio):
                     decision = check(order, portfolio)
@@ -187,22 +196,17 @@ class BacktestEngine:
             if close_timing and working:
                 for symbol, i, row in entries:
                     if working.get(symbol):
-                        record(broker.on_bar_close(PriceBar(symbol, ts, *row, i)))
-            value, gross = valuation()
-            equity.append(value)
-            cash.append(portfolio.cash)
-            exposure.append(gross / value if value > 0 else 0.0)
+                        record(broker.on_bar_close(PriceBar(symbol, times[step], *row, i)))
+            if filled:
+                changes.append((step, portfolio.cash, {s: held.qty for s, held in positions.items()}))
+                filled = False
             if session_end:
                 if working:
                     broker.end_of_session(bar_index)
                 if wants_close:
                     strategy.daily_close()
-        equity, cash, exposure = (np.array(x, dtype="float64") for x in (equity, cash, exposure))
-        return (
-            EquityCurve(timeline, equity, cash, exposure),
-            Trades.from_records(ledger.trades),
-            portfolio.traded_notional,
-        )
+        curve = _curve(timeline, frames, changes, float(config.initial_capital))
+        return curve, Trades.from_records(ledger.trades), portfolio.traded_notional
 
     # --- the result ----------------------------------------------------------------------------
 
@@ -238,6 +242,69 @@ class BacktestEngine:
             prices=closes,
             benchmark_curve=benchmark,
         )
+
+
+class _StepTimes(Sequence[datetime]):
+    """The timeline as datetimes, each built when read: in a long run most steps need none (a
+    strategy reading every bar gets them all built up front instead)."""
+
+    EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+    def __init__(self, timeline: pd.DatetimeIndex) -> None:
+        self._micros = timeline.as_unit("us").asi8.tolist()
+
+    def __len__(self) -> int:
+        return len(self._micros)
+
+    def __getitem__(self, step):  # type: ignore[override]
+        return self.EPOCH + timedelta(0, 0, self._micros[step])
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The loop builds millions of small objects (bar rows, bars, signals, orders) that form no
+    cycles; as they pile up, Python's cyclic collector walks all of them again and again (a third of
+    a million-bar run). Reference counting frees them all the same; collection resumes after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _curve(
+    timeline: pd.DatetimeIndex,
+    frames: dict[str, pd.DataFrame],
+    changes: list[tuple[int, float, dict[str, float]]],
+    initial_capital: float,
+) -> EquityCurve:
+    """Every step's cash, equity and gross exposure from the portfolio after each step with fills,
+    with Portfolio.valuation's arithmetic in its order: equity = cash + (0 + each position x its
+    latest close), exposure = the sum of |position x close| / equity (0 when equity <= 0)."""
+    n = len(timeline)
+    at = np.array([step for step, _, _ in changes], dtype=np.int64)
+    # For every step: the latest change at or before it (-1 before the first).
+    latest = np.searchsorted(at, np.arange(n), side="right") - 1
+    before = latest < 0
+    cash = np.array([0.0] + [c for _, c, _ in changes])[latest + 1]
+    cash[before] = initial_capital
+    net, gross = np.zeros(n), np.zeros(n)
+    held_symbols = changes[-1][2] if changes else {}
+    for symbol in held_symbols:  # in the order the portfolio first held them, as valuation sums
+        qty = np.array([0.0] + [q.get(symbol, 0.0) for _, _, q in changes])[latest + 1]
+        close = frames[symbol]["close"]
+        marks = (
+            close.to_numpy() if close.index.equals(timeline) else close.reindex(timeline).ffill().to_numpy()
+        )
+        value = qty * np.nan_to_num(marks, nan=0.0)  # no close yet: nothing held either
+        net += value
+        gross += np.abs(value)
+    equity = cash + net
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(equity > 0, gross / equity, 0.0)
+    return EquityCurve(timeline, equity, cash, exposure)
 
 
 def _buy_and_hold(closes: dict[str, pd.Series], timeline: pd.DatetimeIndex, capital: float) -> pd.Series:

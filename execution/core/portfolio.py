@@ -86,7 +86,10 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> None:
         signed = fill.side.sign * fill.qty
-        self.positions.setdefault(fill.symbol, Position(fill.symbol)).apply(signed, fill.price)
+        held = self.positions.get(fill.symbol)
+        if held is None:
+            held = self.positions[fill.symbol] = Position(fill.symbol)
+        held.apply(signed, fill.price)
         self._cash -= signed * fill.price + fill.commission
         self.commission_paid += fill.commission
         self.traded_notional += fill.qty * fill.price

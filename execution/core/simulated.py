@@ -135,7 +135,10 @@ class SimulatedBroker:
             qty = min(qty, math.floor(cap) if order.whole_shares else cap)
             if qty <= 0:
                 return None  # nothing tradable in this bar; try the next
-        fill_price = self.slippage.fill_price(price, sign, qty, bar.volume) if slip else price
+        if slip and self.slippage.impact_bps:
+            fill_price = self.slippage.fill_price(price, sign, qty, bar.volume)
+        else:
+            fill_price = expected
         commission = self.commission.cost(qty, fill_price, first_fill=first)
         fill = Fill(
             order.id,

@@ -34,13 +34,20 @@ class ArraySignalStrategy(Strategy):
 
     def initialize(self, config: StrategyConfig) -> None:
         self.codes = {symbol: self.signal_codes(data, config) for symbol, data in self.datas.items()}
-        self.__dict__.pop("_code_lists", None)
+        self.__dict__.pop("_signal_lists", None)
 
     @cached_property
-    def _code_lists(self) -> dict[str, list[int]]:
-        """The codes as lists, for the bar-by-bar loop (list items are quicker to read one by one;
-        the fast path never needs them)."""
-        return {symbol: codes.tolist() for symbol, codes in self.codes.items()}
+    def _signal_lists(self) -> dict[str, list[Signal | None]]:
+        """Per symbol, the signal of every bar (None for none), built once for the bar-by-bar loop
+        (the fast path never needs them)."""
+        lists = {}
+        for symbol, codes in self.codes.items():
+            signal_of = {
+                code: Signal(symbol, d, self.reasons.get(code, "")) for code, d in DIRECTIONS.items()
+            }
+            signal_of[NO_SIGNAL] = None
+            lists[symbol] = list(map(signal_of.__getitem__, codes.tolist()))
+        return lists
 
     @abstractmethod
     def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
@@ -48,10 +55,11 @@ class ArraySignalStrategy(Strategy):
 
     def generate_signals(self, state: PortfolioState) -> list[Signal]:
         signals = []
+        lists = self._signal_lists
         for symbol, i in self.bar_index.items():
-            code = self._code_lists[symbol][i]
-            if code:
-                signals.append(Signal(symbol, DIRECTIONS[code], self.reasons.get(code, "")))
+            signal = lists[symbol][i]
+            if signal is not None:
+                signals.append(signal)
         return signals
 
     def signal_arrays(self) -> dict[str, np.ndarray]:

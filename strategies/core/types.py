@@ -5,6 +5,7 @@ layers above) take the same objects through checks, brokers and fills.
 """
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,8 +34,9 @@ class Direction(StrEnum):
     FLAT = "flat"
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(NamedTuple):
+    """What a strategy wants for a symbol (a named tuple: cheap to build at every signal)."""
+
     symbol: str
     direction: Direction
     reason: str = ""
@@ -57,9 +59,8 @@ class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
+    def __init__(self, value: str) -> None:
+        self.sign = 1 if value == "buy" else -1  # an attribute: read at every fill
 
 
 class OrderType(StrEnum):
@@ -84,14 +85,11 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
+    def __init__(self, value: str) -> None:
+        # An attribute, not a property: read at every fill.
+        self.terminal = value in {"filled", "canceled", "rejected", "expired"}
 
 
-TERMINAL_STATUSES = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
-)
 _order_numbers = itertools.count(1)
 
 
@@ -122,20 +120,23 @@ class Order:
     created_bar: int = -1
 
     def __post_init__(self) -> None:
-        sizes = [x for x in (self.qty, self.notional, self.equity_fraction) if x is not None]
-        if len(sizes) != 1:
+        qty, notional, fraction = self.qty, self.notional, self.equity_fraction
+        if (qty is not None) + (notional is not None) + (fraction is not None) != 1:
             raise InvalidInput("an order needs exactly one of qty, notional or equity_fraction")
-        if sizes[0] <= 0:
-            raise InvalidInput(f"order size must be positive, not {sizes[0]}")
-        if self.equity_fraction is not None and self.equity_fraction > 1:
-            raise InvalidInput(f"equity_fraction must be at most 1, not {self.equity_fraction}")
-        needs_limit = self.order_type in {OrderType.LIMIT, OrderType.STOP_LIMIT}
-        needs_stop = self.order_type in {OrderType.STOP, OrderType.STOP_LIMIT}
-        if needs_limit != (self.limit_price is not None) or needs_stop != (self.stop_price is not None):
-            raise InvalidInput(f"a {self.order_type} order needs exactly its own price fields")
-        for price in (self.limit_price, self.stop_price):
-            if price is not None and not price > 0:
-                raise InvalidInput(f"order prices must be positive, not {price}")
+        size = qty if qty is not None else notional if notional is not None else fraction
+        if not size > 0:  # NaN too
+            raise InvalidInput(f"order size must be positive, not {size}")
+        if fraction is not None and fraction > 1:
+            raise InvalidInput(f"equity_fraction must be at most 1, not {fraction}")
+        limit, stop, kind = self.limit_price, self.stop_price, self.order_type
+        needs_limit = kind is OrderType.LIMIT or kind is OrderType.STOP_LIMIT
+        needs_stop = kind is OrderType.STOP or kind is OrderType.STOP_LIMIT
+        if needs_limit != (limit is not None) or needs_stop != (stop is not None):
+            raise InvalidInput(f"a {kind} order needs exactly its own price fields")
+        if kind is not OrderType.MARKET:
+            for price in (limit, stop):
+                if price is not None and not price > 0:
+                    raise InvalidInput(f"order prices must be positive, not {price}")
 
     @property
     def remaining(self) -> float | None:
@@ -143,8 +144,9 @@ class Order:
         return None if self.qty is None else self.qty - self.filled_qty
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
+    """An order's execution (a named tuple: one per fill, built in the backtest loop)."""
+
     order_id: str
     symbol: str
     side: Side
@@ -174,10 +176,16 @@ class PortfolioView(Protocol):
         ...
 
 
-@dataclass(slots=True)
 class PortfolioState:
-    """The state a strategy decides on, refreshed by the engine at every timestamp."""
+    """The state a strategy decides on, refreshed by the engine at every timestamp: the step
+    (bar_index counts the timestamps of the run), its time and the portfolio."""
 
-    ts: datetime | None
-    bar_index: int
-    portfolio: PortfolioView
+    __slots__ = ("_times", "bar_index", "portfolio")
+
+    def __init__(self, portfolio: PortfolioView, times: Sequence[datetime], bar_index: int = -1) -> None:
+        self.portfolio, self._times, self.bar_index = portfolio, times, bar_index
+
+    @property
+    def ts(self) -> datetime | None:
+        """The time of the current step; None before the first."""
+        return self._times[self.bar_index] if self.bar_index >= 0 else None
