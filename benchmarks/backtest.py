@@ -349,8 +349,11 @@ def ours_grid():
 
     def grid(frame) -> list[float]:
         # The full product (100 pairs); the 10 with fast >= slow come back as invalid rows.
-        table = grid_search(base, axes, frame, config).set_index(["fast", "slow"])
-        return [float(table.loc[pair, "total_return_pct"]) for pair in GRID]
+        table = grid_search(base, axes, frame, config)
+        returns = dict(
+            zip(zip(table["fast"], table["slow"], strict=True), table["total_return_pct"], strict=True)
+        )
+        return [float(returns[pair]) for pair in GRID]
 
     return grid
 

@@ -16,9 +16,10 @@ approves everything).
 """
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -139,13 +140,7 @@ class BacktestEngine:
         for frame in list(frames.values())[1:]:
             timeline = timeline.union(frame.index)
         n = len(timeline)
-        # For every step of the timeline: the (symbol, index, OHLCV row) of each symbol with a bar.
-        steps: list[list[tuple]] = [[] for _ in range(n)]
-        for symbol, frame in frames.items():
-            at = timeline.get_indexer(frame.index).tolist()
-            values = frame[list(BAR_COLUMNS)].to_numpy().tolist()
-            for i, (step, row) in enumerate(zip(at, values, strict=True)):
-                steps[step].append((symbol, i, row))
+        steps = _bars_by_step(timeline, frames)
         if config.timeframe.is_intraday:
             days = timeline.normalize()
             session_ends = [*(days[1:] != days[:-1]).tolist(), True]
@@ -242,6 +237,23 @@ class BacktestEngine:
             prices=closes,
             benchmark_curve=benchmark,
         )
+
+
+def _bars_by_step(timeline: pd.DatetimeIndex, frames: dict[str, pd.DataFrame]) -> Iterable[Sequence[tuple]]:
+    """For every step of the timeline: the (symbol, index, OHLCV row) of each symbol with a bar then.
+    When every symbol has a bar at every step (one symbol always does), the entries are zipped from
+    the columns as the loop reaches them; otherwise they are laid out step by step first."""
+    feeds = {}
+    for symbol, frame in frames.items():
+        rows = zip(*(frame[c].to_numpy().tolist() for c in BAR_COLUMNS), strict=True)
+        feeds[symbol] = zip(repeat(symbol, len(frame)), range(len(frame)), rows, strict=True)
+    if all(len(frame) == len(timeline) for frame in frames.values()):  # the timeline is their union
+        return zip(*feeds.values(), strict=True)
+    steps: list[list[tuple]] = [[] for _ in range(len(timeline))]
+    for symbol, frame in frames.items():
+        for step, entry in zip(timeline.get_indexer(frame.index).tolist(), feeds[symbol], strict=True):
+            steps[step].append(entry)
+    return steps
 
 
 class _StepTimes(Sequence[datetime]):

@@ -12,7 +12,7 @@ from marketdata.core.bars import Timeframe, bar_frame
 from marketdata.core.errors import InvalidInput
 from risk.core.manager import Decision, Reason, RiskManager
 from strategies.core.base import Strategy
-from strategies.core.config import StrategyConfig
+from strategies.core.config import Sizing, StrategyConfig
 from strategies.core.registry import strategy_build
 from strategies.core.types import Signal
 
@@ -94,6 +94,37 @@ def test_intraday_sessions_end_with_daily_close():
     ]
 
 
+class Clock(Strategy):
+    """Reads the time of every step and buys each symbol at its first bar."""
+
+    name = "clock"
+
+    def initialize(self, config):
+        self.times = []
+
+    def generate_signals(self, state):
+        self.times.append(state.ts)
+        held = state.portfolio.position
+        return [Signal.enter_long(s) for s, i in self.bar_index.items() if i == 0 and held(s) == 0]
+
+
+def test_cash_equity_and_exposure_of_every_step_with_a_symbol_missing_a_bar():
+    """Ten AAA at 10 and ten BBB at 20 on the 2nd; BBB has no bar on the 3rd (it stays at its last
+    close, 20) and closes at 24 on the 4th."""
+    strategy = Clock(StrategyConfig(strategy="clock", sizing=Sizing(mode="qty", value=10)))
+    data = {"AAA": bars([2, 3, 4], [10, 11, 12]), "BBB": bars([2, 4], [20, 24])}
+    config = BacktestConfig(
+        initial_capital=Decimal(1_000), commission_per_trade=Decimal(0), slippage_bps=Decimal(0)
+    )
+    result = BacktestEngine().run(strategy, data, config, fast=False)
+
+    curve = result.equity_curve
+    assert strategy.times == [datetime(2024, 1, d, tzinfo=UTC) for d in (2, 3, 4)]
+    assert list(curve.cash) == [700, 700, 700]
+    assert list(curve.equity) == [1_000, 1_010, 1_060]
+    assert list(curve.exposure) == [300 / 1_000, 310 / 1_010, 360 / 1_060]
+
+
 class Refuser(RiskManager):
     def check_order(self, order, portfolio):
         return Decision(False, [Reason("max_notional", "order notional above the limit")])
@@ -116,6 +147,7 @@ def test_orders_the_risk_manager_refuses_are_rejected_and_never_filled():
         ({}, "no data to backtest"),
         ({"X": bars([2], [10]).drop(columns="volume")}, "X: bars lack column\\(s\\) volume"),
         ({"X": bars([2, 3], [10, float("nan")])}, "X: bars contain NaN"),
+        ({"X": bars([2], [10]).tz_localize(None)}, "X: bars need a UTC DatetimeIndex"),
     ],
 )
 def test_bad_data_is_refused_with_a_clear_message(data, message):

@@ -202,6 +202,5 @@ def crossed_above_all(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """At every bar: a crossed above b (below at the bar before, above at this one; a tie is
     neither, as in backtesting.py's crossover)."""
     out = np.zeros(len(a), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        out[1:] = (a[:-1] < b[:-1]) & (a[1:] > b[1:])
+    out[1:] = (a[:-1] < b[:-1]) & (a[1:] > b[1:])  # NaN (an indicator's warm-up) compares False
     return out

@@ -129,16 +129,15 @@ class MeanReversion(ArraySignalStrategy):
         rsi = talib.RSI(data.close, p.rsi_period)
         close = data.close
         codes = np.full(len(data), NO_SIGNAL, dtype=np.int8)
-        with np.errstate(invalid="ignore"):
-            # Exit when the close reaches the mean from either side.
-            back_up = np.zeros(len(data), dtype=bool)
-            back_up[1:] = (close[:-1] < middle[:-1]) & (close[1:] >= middle[1:])
-            back_down = np.zeros(len(data), dtype=bool)
-            back_down[1:] = (close[:-1] > middle[:-1]) & (close[1:] <= middle[1:])
-            codes[back_up | back_down] = SIGNAL_FLAT
-            codes[(close < lower) & (rsi < p.rsi_entry)] = SIGNAL_LONG
-            if config.risk.allow_short:
-                codes[(close > upper) & (rsi > 100 - p.rsi_entry)] = SIGNAL_SHORT
+        # Exit when the close reaches the mean from either side.
+        back_up = np.zeros(len(data), dtype=bool)
+        back_up[1:] = (close[:-1] < middle[:-1]) & (close[1:] >= middle[1:])
+        back_down = np.zeros(len(data), dtype=bool)
+        back_down[1:] = (close[:-1] > middle[:-1]) & (close[1:] <= middle[1:])
+        codes[back_up | back_down] = SIGNAL_FLAT
+        codes[(close < lower) & (rsi < p.rsi_entry)] = SIGNAL_LONG
+        if config.risk.allow_short:
+            codes[(close > upper) & (rsi > 100 - p.rsi_entry)] = SIGNAL_SHORT
         return codes
 
 

@@ -93,7 +93,7 @@ class OrderStatus(StrEnum):
 _order_numbers = itertools.count(1)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Order:
     """An order. Its size is one of: qty, notional (money), or equity_fraction (of the buying power
     at fill time, as backtesting.py's buy() does); the last two are turned into a quantity by the
