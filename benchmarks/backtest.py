@@ -34,8 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-from strategies.core.base import crossed_above_all
-
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
 ROWS = int(os.environ.get("BENCH_BARS", "1000000"))
@@ -67,9 +65,6 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-crossed_above = crossed_above_all  # backtesting.py's crossover at every bar, as the strategy uses it
 
 
 # --- the engines (run in the child processes) ---------------------------------------------------
@@ -182,6 +177,8 @@ def vbt_runner(same_signals: bool):
     import pandas as pd
     import talib
     import vectorbt as vbt
+
+    from strategies.core.base import crossed_above_all as crossed_above  # backtesting.py's crossover
 
     def run(frame):
         close, open_ = frame["close"], frame["open"]
@@ -362,6 +359,8 @@ def vbt_grid(same_signals: bool):
     import pandas as pd
     import talib
     import vectorbt as vbt
+
+    from strategies.core.base import crossed_above_all as crossed_above  # backtesting.py's crossover
 
     def grid(frame) -> list[float]:
         close, open_ = frame["close"], frame["open"]
