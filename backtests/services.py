@@ -63,7 +63,7 @@ def backtest_config_from_json(data: dict[str, Any]) -> BacktestConfig:
         value = data[field.name]
         if isinstance(field.default, Decimal):
             value = Decimal(value)
-        elif field.name in {"start_date", "end_date"} and value is not None:
+        elif field.name in {"start_date", "end_date", "trade_start"} and value is not None:
             value = datetime.fromisoformat(value)
         elif field.name == "timeframe":
             value = Timeframe(value)

@@ -102,6 +102,7 @@ class BacktestEngine:
         else:
             with _cyclic_gc_paused():
                 curve, trades, traded = self._loop(strategy, frames, config)
+        curve = curve.since(config.first_traded_step(curve.ts))
         return self._result(
             strategy, frames, config, curve, trades, traded, started, "fast" if use_fast else "event"
         )
@@ -139,6 +140,7 @@ class BacktestEngine:
         timeline = frames[next(iter(frames))].index
         for frame in list(frames.values())[1:]:
             timeline = timeline.union(frame.index)
+        first = config.first_traded_step(timeline)
         n = len(timeline)
         steps = _bars_by_step(timeline, frames)
         if config.timeframe.is_intraday:
@@ -178,7 +180,7 @@ class BacktestEngine:
                     strategy.on_market_data(PriceBar(symbol, times[step], *row, i))
             state.bar_index = step
             signals = generate_signals(state)
-            if signals:
+            if signals and step >= first:
                 ts = times[step]
                 bars = {symbol: PriceBar(symbol, ts, *row, i) for symbol, i, row in entries}
                 for order in strategy.risk_check(signals, portfolio):
@@ -206,7 +208,7 @@ class BacktestEngine:
     # --- the result ----------------------------------------------------------------------------
 
     def _result(self, strategy, frames, config, curve, trades, traded, started, path) -> BacktestResult:
-        closes = {s: f["close"] for s, f in frames.items()}
+        closes = {s: f["close"].loc[curve.ts[0] :] for s, f in frames.items()}
         benchmark = _buy_and_hold(closes, curve.ts, float(config.initial_capital))
         metrics = compute_metrics(
             timestamps=curve.ts,

@@ -14,7 +14,7 @@ from numba import njit
 
 from backtests.core.results import BacktestConfig, EquityCurve
 from execution.core.ledger import round_trips
-from strategies.core.base import SIGNAL_FLAT, SIGNAL_LONG, SIGNAL_SHORT, Strategy
+from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, SIGNAL_LONG, SIGNAL_SHORT, Strategy
 
 SIZING_CODES = {"equity_fraction": 0, "notional": 1, "fixed_fractional": 2, "qty": 3}
 
@@ -177,6 +177,10 @@ def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple:
     bars, signs, quantities, prices and commissions, then the traded notional."""
     data = strategy.data
     codes = strategy.signal_arrays()[strategy.symbol]
+    first = config.first_traded_step(data.ts)
+    if first:  # warm-up bars: no signal acted on
+        codes = codes.copy()
+        codes[:first] = NO_SIGNAL
     sizing = strategy.config.sizing
     return _kernel(
         data.open,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from execution.core.ledger import Trade, Trades
 from marketdata.core.bars import Timeframe
+from marketdata.core.errors import InvalidInput
 
 __all__ = [
     "BacktestConfig",
@@ -41,8 +42,20 @@ class BacktestConfig:
     fill_timing: FillTiming = "close"
     start_date: datetime | None = None
     end_date: datetime | None = None
+    # Bars before trade_start only warm the strategy up (its indicators see them): no signal is
+    # acted on, and the equity curve, trades and metrics start at the first bar at or after it.
+    trade_start: datetime | None = None
     timeframe: Timeframe = Timeframe.D1
     risk_free_rate: float = 0.0
+
+    def first_traded_step(self, timeline: pd.DatetimeIndex) -> int:
+        """The first step of timeline at or after trade_start (0 without one)."""
+        if self.trade_start is None:
+            return 0
+        first = int(timeline.searchsorted(self.trade_start))
+        if first == len(timeline):
+            raise InvalidInput(f"no bars at or after trade_start {self.trade_start.isoformat()}")
+        return first
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,12 @@ class EquityCurve(Sequence[EquityPoint]):
         return EquityPoint(
             self.ts[i].to_pydatetime(), float(self.equity[i]), float(self.cash[i]), float(self.exposure[i])
         )
+
+    def since(self, step: int) -> "EquityCurve":
+        """The curve from step on."""
+        if not step:
+            return self
+        return EquityCurve(self.ts[step:], self.equity[step:], self.cash[step:], self.exposure[step:])
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,7 +12,7 @@ from backtests.core.results import BacktestConfig
 from marketdata.core.bars import Timeframe, bar_frame
 from marketdata.core.errors import InvalidInput
 from risk.core.manager import Decision, Reason, RiskManager
-from strategies.core.base import Strategy
+from strategies.core.base import BarArrays, Strategy
 from strategies.core.config import Sizing, StrategyConfig
 from strategies.core.registry import strategy_build
 from strategies.core.types import Signal
@@ -159,6 +160,50 @@ def test_a_date_range_with_no_bars_is_refused():
     config = BacktestConfig(start_date=datetime(2030, 1, 1, tzinfo=UTC))
 
     with pytest.raises(InvalidInput, match="X: no bars in the backtest's date range"):
+        BacktestEngine().run(
+            strategy_build(StrategyConfig(strategy="buy_and_hold")), {"X": bars([2], [10])}, config
+        )
+
+
+def v_shaped(n_down=30, n_up=30):
+    """Closes falling by 1 a day from 100, then rising by 2.5: SMA(3) crosses above SMA(6) once."""
+    closes = [100.0 - i for i in range(n_down)] + [72.5 + 2.5 * i for i in range(n_up)]
+    ts = pd.date_range("2024-01-01", periods=len(closes), freq="D", tz="UTC")
+    return bar_frame(
+        ts, closes, [c + 1 for c in closes], [c - 1 for c in closes], closes, [1e6] * len(closes)
+    )
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_bars_before_trade_start_warm_the_strategy_up_and_are_not_traded(fast):
+    data = v_shaped()
+    strategy_config = StrategyConfig(strategy="momentum", parameters={"fast": 3, "slow": 6})
+    codes = strategy_build(strategy_config).signal_codes(BarArrays.from_frame("X", data), strategy_config)
+    crossing = int(np.flatnonzero(codes)[0])
+    start = data.index[crossing - 1]  # two bars before the cross: too few for SMA(6) without warm-up
+    costs = {"commission_per_trade": Decimal(0), "slippage_bps": Decimal(0), "fill_timing": "next_open"}
+
+    warm = BacktestEngine().run(
+        strategy_build(strategy_config), data, BacktestConfig(trade_start=start, **costs), fast=fast
+    )
+    cold = BacktestEngine().run(
+        strategy_build(strategy_config), data, BacktestConfig(start_date=start, **costs), fast=fast
+    )
+
+    assert warm.equity_curve.ts[0] == start
+    assert len(warm.equity_curve) == len(data) - crossing + 1
+    assert [t.entry_time for t in warm.trades] == []  # the long is still open at the end
+    assert warm.equity_curve.equity[0] == 10_000
+    assert warm.equity_curve.exposure[-1] > 0.99  # bought on the bar after the cross, held since
+    assert cold.equity_curve.exposure.max() == 0.0  # without warm-up SMA(6) never sees the cross
+    assert warm.benchmark_curve.index[0] == start
+    assert warm.prices["ASSET"].index[0] == start
+
+
+def test_a_trade_start_after_the_last_bar_is_refused():
+    config = BacktestConfig(trade_start=datetime(2030, 1, 1, tzinfo=UTC))
+
+    with pytest.raises(InvalidInput, match="no bars at or after trade_start 2030-01-01"):
         BacktestEngine().run(
             strategy_build(StrategyConfig(strategy="buy_and_hold")), {"X": bars([2], [10])}, config
         )

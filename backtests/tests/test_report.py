@@ -146,6 +146,7 @@ def test_json_holds_the_exact_result_and_round_trips():
             "fill_timing": "close",
             "start_date": "2024-01-30T00:00:00+00:00",
             "end_date": "2024-02-29T00:00:00+00:00",
+            "trade_start": None,
             "timeframe": "1d",
             "risk_free_rate": 0.0,
         },

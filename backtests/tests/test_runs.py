@@ -122,6 +122,7 @@ def test_a_run_stores_its_configs_as_json_with_exact_money(aaa):
             "fill_timing": "next_open",
             "start_date": "2024-01-01T00:00:00+00:00",
             "end_date": "2024-06-30T23:59:59+00:00",
+            "trade_start": None,
             "timeframe": "1d",
             "risk_free_rate": 0.0,
         },
