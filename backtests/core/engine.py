@@ -109,17 +109,17 @@ class BacktestEngine:
 
     def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
         """Why the compiled kernel cannot run this backtest, or None when it can."""
-        if type(strategy).signal_arrays is Strategy.signal_arrays:
-            return f"strategy {strategy.name!r} has no signal arrays"
         if len(strategy.datas) != 1:
             return "more than one symbol"
+        if strategy.signal_arrays() is None:
+            return f"strategy {strategy.name!r} has no signal arrays"
         if config.max_participation is not None or config.volume_impact_bps:
             return "volume caps and impact need the bar-by-bar loop"
         if not self.risk_manager.approves_everything:
             return "the risk manager checks orders one by one"
         if strategy.config.sizing.mode == "atr_risk" or strategy.config.risk.max_position_pct is not None:
             return "ATR sizing and position caps need the bar-by-bar loop"
-        if type(strategy).risk_check is not Strategy.risk_check:
+        if strategy.custom_risk_check:
             return "the strategy has its own risk_check"
         return None
 
@@ -155,10 +155,10 @@ class BacktestEngine:
         working, marks, bar_index = broker.working, portfolio.marks, strategy.bar_index
         generate_signals = strategy.generate_signals
         # Bars are built only for whoever reads them: a strategy's own on_market_data, the broker.
-        wants_bars = type(strategy).on_market_data is not Strategy.on_market_data
+        wants_bars = strategy.reads_bars
         times = timeline.to_pydatetime() if wants_bars else _StepTimes(timeline)
         state = PortfolioState(portfolio, times)
-        wants_close = type(strategy).daily_close is not Strategy.daily_close
+        wants_close = strategy.closes_sessions
         close_timing = config.fill_timing == "close"
         filled = False
 

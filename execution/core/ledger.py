@@ -96,6 +96,10 @@ class Trades(Sequence[Trade]):
             exit_bar=np.array(columns.get("exit_bar", ()), dtype=np.int64),
         )
 
+    def where(self, mask: np.ndarray) -> "Trades":
+        """The trades that mask selects (a boolean per trade, or a slice)."""
+        return Trades(**{name: column[mask] for name, column in self._columns().items()})
+
     @property
     def return_pct(self) -> np.ndarray:
         return trade_return_pct(np.where(self.long, 1.0, -1.0), self.entry_price, self.exit_price)
@@ -113,7 +117,7 @@ class Trades(Sequence[Trade]):
     def __getitem__(self, i: slice) -> "Trades": ...
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return Trades(**{name: column[i] for name, column in self._columns().items()})
+            return self.where(i)
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"trade {i} of {n}")

@@ -132,6 +132,23 @@ class Strategy(ABC):
     def daily_close(self) -> None:
         """The session ended."""
 
+    # --- what the engine needs to call --------------------------------------------------------
+
+    @property
+    def reads_bars(self) -> bool:
+        """Whether on_market_data does anything (else the engine builds no bar objects for it)."""
+        return type(self).on_market_data is not Strategy.on_market_data
+
+    @property
+    def closes_sessions(self) -> bool:
+        """Whether daily_close does anything."""
+        return type(self).daily_close is not Strategy.daily_close
+
+    @property
+    def custom_risk_check(self) -> bool:
+        """Whether risk_check is the strategy's own (the fast path applies the default sizing only)."""
+        return type(self).risk_check is not Strategy.risk_check
+
     # --- fast path -----------------------------------------------------------------------------
 
     def signal_arrays(self) -> dict[str, np.ndarray] | None:
