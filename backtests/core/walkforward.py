@@ -37,6 +37,13 @@ from backtests.core.overfitting import (
     deflated_sharpe,
     probability_of_backtest_overfitting,
 )
+from backtests.core.report import (
+    MAX_PLOT_POINTS,
+    downsample_indices,
+    equity_curve_json,
+    to_plain,
+    trade_json,
+)
 from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve, PerformanceMetrics, Trades
 from marketdata.core.errors import ApplicationError, InvalidInput
 from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, Strategy
@@ -605,3 +612,76 @@ class _StitchedStrategy(Strategy):
             codes[start:stop] = arrays[symbol][start:stop]
         codes[sorted(self._flat)] = SIGNAL_FLAT
         return {symbol: codes}
+
+
+# --- JSON forms (task results, stored runs, the API) ----------------------------------------------
+
+
+def trial_json(trial: Trial) -> dict[str, Any]:
+    """A trial as JSON values; trial_from_json gives back an equal trial (floats round-trip exactly)."""
+    return {
+        "window": trial.window,
+        "combo": trial.combo,
+        "parameters": to_plain(trial.parameters),
+        "metrics": None if trial.metrics is None else to_plain(trial.metrics),
+        "error": trial.error,
+        "returns": None if trial.returns is None else trial.returns.tolist(),
+    }
+
+
+def trial_from_json(data: Mapping[str, Any]) -> Trial:
+    return Trial(
+        window=data["window"],
+        combo=data["combo"],
+        parameters=dict(data["parameters"]),
+        metrics=None if data["metrics"] is None else PerformanceMetrics(**data["metrics"]),
+        error=data["error"],
+        returns=None if data["returns"] is None else np.array(data["returns"], dtype="float64"),
+    )
+
+
+def walk_forward_json(
+    result: WalkForwardResult, *, max_curve_points: int = MAX_PLOT_POINTS
+) -> dict[str, Any]:
+    """The result as JSON values: windows, aggregated figures, stability, DSR, PBO (without its
+    per-split arrays), the stitched curve (downsampled to max_curve_points, its extremes kept) and
+    every out-of-sample trade. Trials are counted here; they are stored on their own."""
+    curve = result.aggregated_equity_curve
+    overfitting = result.overfitting
+    return {
+        "walk_forward_id": str(result.walk_forward_id),
+        "strategy_id": result.strategy_id,
+        "config": to_plain(result.config),
+        "windows": [
+            {
+                "index": w.window.index,
+                "in_sample_start": w.window.in_sample_start.isoformat(),
+                "in_sample_end": w.window.in_sample_end.isoformat(),
+                "out_of_sample_start": w.window.out_of_sample_start.isoformat(),
+                "out_of_sample_end": w.window.out_of_sample_end.isoformat(),
+                "best_parameters": to_plain(w.best_parameters),
+                "eligible_sets": w.eligible_sets,
+                "in_sample_metrics": to_plain(w.in_sample_metrics),
+                "out_of_sample_metrics": to_plain(w.out_of_sample_metrics),
+                "efficiency": to_plain(w.efficiency),
+                "note": w.note,
+            }
+            for w in result.windows
+        ],
+        "aggregated_metrics": to_plain(result.aggregated_metrics),
+        "efficiency": to_plain(result.efficiency),
+        "parameter_stability": to_plain(result.parameter_stability),
+        "deflated_sharpe": to_plain(result.deflated_sharpe),
+        "overfitting": None
+        if overfitting is None
+        else {
+            "pbo": overfitting.pbo,
+            "splits": overfitting.splits,
+            "partitions": overfitting.partitions,
+            "probability_of_loss": overfitting.probability_of_loss,
+        },
+        "trials": len(result.trials),
+        "notes": list(result.notes),
+        "equity_curve": equity_curve_json(curve, downsample_indices(curve.equity, max_curve_points)),
+        "trades": [trade_json(t) for t in result.aggregated_trades],
+    }

@@ -1,6 +1,7 @@
 """Walk-forward: windows, the choice in each, the stitched out-of-sample run, and its figures."""
 
 import dataclasses
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,6 +16,9 @@ from backtests.core.walkforward import (
     WalkForwardConfig,
     WalkForwardEngine,
     WindowType,
+    trial_from_json,
+    trial_json,
+    walk_forward_json,
     walk_forward_windows,
 )
 from marketdata.core.bars import Timeframe
@@ -206,3 +210,27 @@ def test_without_a_grid_the_strategy_is_validated_out_of_sample_as_configured(ba
     assert result.overfitting is None
     assert any("deflated Sharpe ratio" in note for note in result.notes)
     assert any("probability of backtest overfitting" in note for note in result.notes)
+
+
+def test_trials_round_trip_through_json_and_the_result_has_a_json_form(bars):
+    result = WalkForwardEngine().run(None, MOMENTUM, bars, wf(), NO_COSTS)
+
+    for trial in result.trials:
+        back = trial_from_json(json.loads(json.dumps(trial_json(trial))))
+        assert (back.window, back.combo, back.parameters, back.metrics, back.error) == (
+            trial.window,
+            trial.combo,
+            trial.parameters,
+            trial.metrics,
+            trial.error,
+        )
+        assert (
+            back.returns is None and trial.returns is None
+        ) or back.returns.tolist() == trial.returns.tolist()
+    document = json.loads(json.dumps(walk_forward_json(result)))
+    assert document["trials"] == 42
+    assert [w["best_parameters"] for w in document["windows"]] == [w.best_parameters for w in result.windows]
+    assert document["aggregated_metrics"]["final_equity"] == result.aggregated_metrics.final_equity
+    assert document["overfitting"]["pbo"] == result.overfitting.pbo
+    assert document["equity_curve"][-1]["equity"] == result.aggregated_equity_curve.equity[-1]
+    assert len(document["trades"]) == len(result.aggregated_trades)
