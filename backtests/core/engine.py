@@ -33,7 +33,7 @@ from execution.core.simulated import SimulatedBroker
 from marketdata.core.bars import BAR_COLUMNS
 from marketdata.core.errors import InvalidInput
 from risk.core.manager import PermissiveRiskManager, RiskManager
-from strategies.core.base import Strategy
+from strategies.core.base import BarArrays, Strategy
 from strategies.core.types import OrderStatus, PortfolioState, PriceBar
 
 
@@ -49,10 +49,14 @@ def costs_of(config: BacktestConfig) -> tuple[CommissionModel, SlippageModel]:
     )
 
 
-def normalise_data(
-    data: pd.DataFrame | Mapping[str, pd.DataFrame], strategy: Strategy, config: BacktestConfig
-):
-    """A BarFrame per symbol, cut to the config's dates; one frame is the strategy's first symbol."""
+def prepare_bars(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame] | Mapping[str, BarArrays],
+    strategy: Strategy,
+    config: BacktestConfig,
+) -> dict[str, BarArrays]:
+    """The bars of a backtest as arrays per symbol, cut to the config's dates. A BarFrame per symbol
+    (one frame alone is the strategy's first symbol) is checked first; BarArrays, as this function
+    returns them, are only cut (runs over the same bars prepare them once)."""
     if isinstance(data, pd.DataFrame):
         universe = strategy.config.universe
         data = {universe[0] if universe else "ASSET": data}
@@ -60,18 +64,26 @@ def normalise_data(
         raise InvalidInput("no data to backtest")
     out = {}
     for symbol, given in data.items():
-        missing = [c for c in BAR_COLUMNS if c not in given.columns]
-        if missing:
-            raise InvalidInput(f"{symbol}: bars lack column(s) {', '.join(missing)}")
-        if not isinstance(given.index, pd.DatetimeIndex) or str(given.index.tz) != "UTC":
-            raise InvalidInput(f"{symbol}: bars need a UTC DatetimeIndex (marketdata.core.bars.bar_frame)")
-        frame = given.loc[config.start_date : config.end_date]
-        if frame.empty:
+        if isinstance(given, BarArrays):
+            bars = given.between(config.start_date, config.end_date)
+        else:
+            bars = _checked(symbol, given, config)
+        if not len(bars):
             raise InvalidInput(f"{symbol}: no bars in the backtest's date range")
-        if frame[list(BAR_COLUMNS)].isna().to_numpy().any():
-            raise InvalidInput(f"{symbol}: bars contain NaN; validate them first (marketdata.core.quality)")
-        out[symbol] = frame
+        out[symbol] = bars
     return out
+
+
+def _checked(symbol: str, frame: pd.DataFrame, config: BacktestConfig) -> BarArrays:
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"{symbol}: bars lack column(s) {', '.join(missing)}")
+    if not isinstance(frame.index, pd.DatetimeIndex) or str(frame.index.tz) != "UTC":
+        raise InvalidInput(f"{symbol}: bars need a UTC DatetimeIndex (marketdata.core.bars.bar_frame)")
+    bars = BarArrays.from_frame(symbol, frame.loc[config.start_date : config.end_date])
+    if any(np.isnan(getattr(bars, c)).any() for c in BAR_COLUMNS):
+        raise InvalidInput(f"{symbol}: bars contain NaN; validate them first (marketdata.core.quality)")
+    return bars
 
 
 class BacktestEngine:
@@ -89,8 +101,8 @@ class BacktestEngine:
         """Backtest strategy on data. fast=None uses the compiled kernel when it can; True insists
         (an error says why it cannot); False always runs the bar-by-bar loop."""
         started = datetime.now(UTC)
-        frames = normalise_data(data, strategy, config)
-        strategy.bind(frames)
+        datas = prepare_bars(data, strategy, config)
+        strategy.bind_arrays(datas)
         reason = self.fast_path_blocker(strategy, config)
         if fast and reason:
             raise InvalidInput(f"the fast path cannot run this backtest: {reason}")
@@ -101,10 +113,10 @@ class BacktestEngine:
             curve, trades, traded = run_kernel(strategy, config)
         else:
             with _cyclic_gc_paused():
-                curve, trades, traded = self._loop(strategy, frames, config)
+                curve, trades, traded = self._loop(strategy, datas, config)
         curve = curve.since(config.first_traded_step(curve.ts))
         return self._result(
-            strategy, frames, config, curve, trades, traded, started, "fast" if use_fast else "event"
+            strategy, datas, config, curve, trades, traded, started, "fast" if use_fast else "event"
         )
 
     def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
@@ -125,7 +137,7 @@ class BacktestEngine:
 
     # --- the bar-by-bar loop ------------------------------------------------------------------
 
-    def _loop(self, strategy: Strategy, frames: dict[str, pd.DataFrame], config: BacktestConfig):
+    def _loop(self, strategy: Strategy, datas: dict[str, BarArrays], config: BacktestConfig):
         portfolio = Portfolio(float(config.initial_capital))
         commission, slippage = costs_of(config)
         broker = SimulatedBroker(
@@ -137,12 +149,10 @@ class BacktestEngine:
         )
         ledger = TradeLedger()
         check = self.risk_manager.check_order
-        timeline = frames[next(iter(frames))].index
-        for frame in list(frames.values())[1:]:
-            timeline = timeline.union(frame.index)
+        timeline = bars_timeline(datas)
         first = config.first_traded_step(timeline)
         n = len(timeline)
-        steps = _bars_by_step(timeline, frames)
+        steps = _bars_by_step(timeline, datas)
         if config.timeframe.is_intraday:
             days = timeline.normalize()
             session_ends = [*(days[1:] != days[:-1]).tolist(), True]
@@ -202,13 +212,16 @@ class BacktestEngine:
                     broker.end_of_session(bar_index)
                 if wants_close:
                     strategy.daily_close()
-        curve = _curve(timeline, frames, changes, float(config.initial_capital))
+        curve = _curve(timeline, datas, changes, float(config.initial_capital))
         return curve, Trades.from_records(ledger.trades), portfolio.traded_notional
 
     # --- the result ----------------------------------------------------------------------------
 
-    def _result(self, strategy, frames, config, curve, trades, traded, started, path) -> BacktestResult:
-        closes = {s: f["close"].loc[curve.ts[0] :] for s, f in frames.items()}
+    def _result(self, strategy, datas, config, curve, trades, traded, started, path) -> BacktestResult:
+        closes = {}
+        for symbol, bars in datas.items():
+            first = int(bars.ts.searchsorted(curve.ts[0]))
+            closes[symbol] = pd.Series(bars.close[first:], index=bars.ts[first:], name="close")
         benchmark = _buy_and_hold(closes, curve.ts, float(config.initial_capital))
         metrics = compute_metrics(
             timestamps=curve.ts,
@@ -232,7 +245,7 @@ class BacktestEngine:
             metadata={
                 "strategy": strategy.name,
                 "parameters": strategy.params.model_dump(),
-                "symbols": list(frames),
+                "symbols": list(datas),
                 "bars": len(curve),
                 "path": path,
             },
@@ -241,19 +254,27 @@ class BacktestEngine:
         )
 
 
-def _bars_by_step(timeline: pd.DatetimeIndex, frames: dict[str, pd.DataFrame]) -> Iterable[Sequence[tuple]]:
+def bars_timeline(datas: Mapping[str, BarArrays]) -> pd.DatetimeIndex:
+    """The steps of a backtest: every time at which some symbol has a bar."""
+    timeline = None
+    for bars in datas.values():
+        timeline = bars.ts if timeline is None else timeline.union(bars.ts)
+    return timeline
+
+
+def _bars_by_step(timeline: pd.DatetimeIndex, datas: dict[str, BarArrays]) -> Iterable[Sequence[tuple]]:
     """For every step of the timeline: the (symbol, index, OHLCV row) of each symbol with a bar then.
     When every symbol has a bar at every step (one symbol always does), the entries are zipped from
     the columns as the loop reaches them; otherwise they are laid out step by step first."""
     feeds = {}
-    for symbol, frame in frames.items():
-        rows = zip(*(frame[c].to_numpy().tolist() for c in BAR_COLUMNS), strict=True)
-        feeds[symbol] = zip(repeat(symbol, len(frame)), range(len(frame)), rows, strict=True)
-    if all(len(frame) == len(timeline) for frame in frames.values()):  # the timeline is their union
+    for symbol, bars in datas.items():
+        rows = zip(*(getattr(bars, c).tolist() for c in BAR_COLUMNS), strict=True)
+        feeds[symbol] = zip(repeat(symbol, len(bars)), range(len(bars)), rows, strict=True)
+    if all(len(bars) == len(timeline) for bars in datas.values()):  # the timeline is their union
         return zip(*feeds.values(), strict=True)
     steps: list[list[tuple]] = [[] for _ in range(len(timeline))]
-    for symbol, frame in frames.items():
-        for step, entry in zip(timeline.get_indexer(frame.index).tolist(), feeds[symbol], strict=True):
+    for symbol, bars in datas.items():
+        for step, entry in zip(timeline.get_indexer(bars.ts).tolist(), feeds[symbol], strict=True):
             steps[step].append(entry)
     return steps
 
@@ -290,7 +311,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _curve(
     timeline: pd.DatetimeIndex,
-    frames: dict[str, pd.DataFrame],
+    datas: dict[str, BarArrays],
     changes: list[tuple[int, float, dict[str, float]]],
     initial_capital: float,
 ) -> EquityCurve:
@@ -308,10 +329,8 @@ def _curve(
     held_symbols = changes[-1][2] if changes else {}
     for symbol in held_symbols:  # in the order the portfolio first held them, as valuation sums
         qty = np.array([0.0] + [q.get(symbol, 0.0) for _, _, q in changes])[latest + 1]
-        close = frames[symbol]["close"]
-        marks = (
-            close.to_numpy() if close.index.equals(timeline) else close.reindex(timeline).ffill().to_numpy()
-        )
+        bars = datas[symbol]
+        marks = _on_timeline(pd.Series(bars.close, index=bars.ts), timeline).to_numpy()
         value = qty * np.nan_to_num(marks, nan=0.0)  # no close yet: nothing held either
         net += value
         gross += np.abs(value)
@@ -323,5 +342,15 @@ def _curve(
 
 def _buy_and_hold(closes: dict[str, pd.Series], timeline: pd.DatetimeIndex, capital: float) -> pd.Series:
     """Equal-weight buy-and-hold of the symbols at their first closes, without costs."""
-    parts = [capital / len(closes) * c.reindex(timeline).ffill().bfill() / c.iloc[0] for c in closes.values()]
-    return sum(parts)
+    total = 0
+    for close in closes.values():
+        values = _on_timeline(close, timeline).to_numpy()
+        if np.isnan(values[0]):  # the symbol's first bar comes later: it is bought then
+            values = pd.Series(values).bfill().to_numpy()
+        total = total + capital / len(closes) * values / values[0]
+    return pd.Series(total, index=timeline)
+
+
+def _on_timeline(series: pd.Series, timeline: pd.DatetimeIndex) -> pd.Series:
+    """series at every step of timeline, its last value carried forward (NaN before its first)."""
+    return series if series.index.equals(timeline) else series.reindex(timeline).ffill()

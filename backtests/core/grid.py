@@ -10,12 +10,11 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from backtests.core.engine import BacktestEngine, normalise_data
+from backtests.core.engine import BacktestEngine, prepare_bars
 from backtests.core.fastpath import kernel_run
 from backtests.core.metrics import bar_returns, drawdowns, periods_per_year, risk_ratios
 from backtests.core.results import BacktestConfig
 from marketdata.core.errors import ApplicationError, InvalidInput
-from strategies.core.base import BarArrays
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
 
@@ -46,8 +45,7 @@ def grid_search(
     engine = engine or BacktestEngine()
     combos = parameter_grid(grid)
     first = strategy_build(strategy_config)
-    frames = normalise_data(data, first, config)
-    arrays = {symbol: BarArrays.from_frame(symbol, frame) for symbol, frame in frames.items()}
+    arrays = prepare_bars(data, first, config)
     first.bind_arrays(arrays)
     fast = engine.fast_path_blocker(first, config) is None
     initial, ppy = float(config.initial_capital), periods_per_year(config.timeframe)
@@ -66,7 +64,7 @@ def grid_search(
             equity, _, _, fill_bars, *_ = kernel_run(strategy, config)
             trades = len(fill_bars) // 2
         else:
-            result = engine.run(strategy, frames, config, fast=False)
+            result = engine.run(strategy, arrays, config, fast=False)
             equity, trades = result.equity_curve.equity, len(result.trades)
         final = float(equity[-1])
         sharpe = risk_ratios(bar_returns(equity, initial), config.risk_free_rate / ppy, ppy)[1]

@@ -19,7 +19,7 @@ jobs into the WalkForwardResult.
 import dataclasses
 import math
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.core.engine import BacktestEngine, normalise_data
+from backtests.core.engine import BacktestEngine, bars_timeline, prepare_bars
 from backtests.core.grid import parameter_grid
 from backtests.core.metrics import bar_returns, compute_metrics
 from backtests.core.overfitting import (
@@ -46,7 +46,7 @@ from backtests.core.report import (
 )
 from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve, PerformanceMetrics, Trades
 from marketdata.core.errors import ApplicationError, InvalidInput
-from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, Strategy
+from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, BarArrays, Strategy
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
 from strategies.core.types import Fill, Order, PortfolioState, PortfolioView, PriceBar, Signal
@@ -265,13 +265,13 @@ class WalkForwardEngine:
         base_config: StrategyConfig,
         data: pd.DataFrame | Mapping[str, pd.DataFrame],
         backtest_config: BacktestConfig,
-    ) -> dict[str, pd.DataFrame]:
+    ) -> dict[str, BarArrays]:
         """The bars, checked and cut to backtest_config's dates, once for every job."""
-        return normalise_data(data, factory(base_config), backtest_config)
+        return prepare_bars(data, factory(base_config), backtest_config)
 
-    def plan(self, frames: Mapping[str, pd.DataFrame], wf_config: WalkForwardConfig) -> WalkForwardPlan:
+    def plan(self, frames: Mapping[str, BarArrays], wf_config: WalkForwardConfig) -> WalkForwardPlan:
         return WalkForwardPlan(
-            walk_forward_windows(_union(f.index for f in frames.values()), wf_config),
+            walk_forward_windows(bars_timeline(frames), wf_config),
             wf_config.combinations(),
         )
 
@@ -279,7 +279,7 @@ class WalkForwardEngine:
         self,
         factory: StrategyFactory,
         base_config: StrategyConfig,
-        frames: Mapping[str, pd.DataFrame],
+        frames: Mapping[str, BarArrays],
         plan: WalkForwardPlan,
         job: Job,
         backtest_config: BacktestConfig,
@@ -310,7 +310,7 @@ class WalkForwardEngine:
         self,
         factory: StrategyFactory,
         base_config: StrategyConfig,
-        frames: Mapping[str, pd.DataFrame],
+        frames: Mapping[str, BarArrays],
         plan: WalkForwardPlan,
         trials: Sequence[Trial],
         wf_config: WalkForwardConfig,
@@ -365,14 +365,6 @@ class WalkForwardEngine:
 
 def _with_parameters(base: StrategyConfig, parameters: Mapping[str, Any]) -> StrategyConfig:
     return base.model_copy(update={"parameters": {**base.parameters, **parameters}})
-
-
-def _union(indexes: Iterable[pd.DatetimeIndex]) -> pd.DatetimeIndex:
-    """The engine's timeline: every time at which some symbol has a bar."""
-    timeline = None
-    for index in indexes:
-        timeline = index if timeline is None else timeline.union(index)
-    return timeline
 
 
 def _eligible(trials: Sequence[Trial], wf_config: WalkForwardConfig) -> list[Trial]:
@@ -542,7 +534,7 @@ class _StitchedStrategy(Strategy):
         self._current: Strategy | None = None
 
     def initialize(self, config: StrategyConfig) -> None:
-        timeline = _union(d.ts for d in self.datas.values())
+        timeline = bars_timeline(self.datas)
         self._active = [-1] * len(timeline)
         self._spans: list[tuple[int, int]] = []
         self._flat: set[int] = set()

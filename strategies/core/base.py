@@ -4,6 +4,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
@@ -50,6 +51,18 @@ class BarArrays:
 
     def __len__(self) -> int:
         return len(self.close)
+
+    def between(self, start: datetime | None, end: datetime | None) -> "BarArrays":
+        """The bars from start to end, both included (None: no bound), sharing these arrays."""
+        if start is None and end is None:
+            return self
+        first = 0 if start is None else int(self.ts.searchsorted(start))
+        stop = len(self) if end is None else int(self.ts.searchsorted(end, side="right"))
+        return BarArrays(
+            self.symbol,
+            self.ts[first:stop],
+            *(getattr(self, c)[first:stop] for c in ("open", "high", "low", "close", "volume")),
+        )
 
 
 class NoParameters(BaseModel):
