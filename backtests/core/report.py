@@ -40,7 +40,7 @@ main{max-width:1200px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:17px;margin:0 0 12px}
 h3{font-size:14px;margin:16px 0 4px}
-.sub{color:#6b7280;margin:0 0 20px}
+.sub{color:#6b7280;margin:0 0 20px;line-height:1.7}
 section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px 20px;margin:0 0 20px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(250px,1fr));gap:8px 24px}
 table{border-collapse:collapse;width:100%}
@@ -53,6 +53,7 @@ thead th{position:sticky;top:0;background:#f9fafb}
 .neg{color:#b91c1c}
 .note{color:#6b7280;font-style:italic}
 .scroll{max-height:640px;overflow:auto}
+.wrap{white-space:normal;min-width:260px}
 """
 
 
@@ -131,6 +132,37 @@ def monthly_returns(
     return table
 
 
+def html_page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]]) -> str:
+    """A report page that opens offline: plotly.js inlined once in the head, no URL loaded.
+    subtitle is HTML (escaped by the caller); sections are (anchor, heading, HTML content)."""
+    body = "\n".join(
+        f'<section id="{key}">\n<h2>{heading}</h2>\n{content}\n</section>'
+        for key, heading, content in sections
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{CSS}</style>",
+            f'<script type="text/javascript">{_plotly_js()}</script>',
+            "</head>",
+            "<body>",
+            "<main>",
+            f"<h1>{_e(title)}</h1>",
+            f'<p class="sub">{subtitle}</p>',
+            body,
+            "</main>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
 class ReportGenerator:
     """Reports of a BacktestResult: generate_json for machines, generate_html for people."""
 
@@ -174,10 +206,6 @@ class ReportGenerator:
             ("trades", "Trades", self._trades_html(result.trades)),
             ("config", "Configuration", _config_html(result)),
         ]
-        body = "\n".join(
-            f'<section id="{key}">\n<h2>{heading}</h2>\n{content}\n</section>'
-            for key, heading, content in sections
-        )
         subtitle = " · ".join(
             [
                 f"Strategy {_e(result.strategy_id)}",
@@ -186,28 +214,7 @@ class ReportGenerator:
                 f"backtest {_e(str(result.backtest_id))}",
             ]
         )
-        return "\n".join(
-            [
-                "<!DOCTYPE html>",
-                '<html lang="en">',
-                "<head>",
-                '<meta charset="utf-8">',
-                '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                f"<title>{_e(title)}</title>",
-                f"<style>{CSS}</style>",
-                f'<script type="text/javascript">{_plotly_js()}</script>',
-                "</head>",
-                "<body>",
-                "<main>",
-                f"<h1>{_e(title)}</h1>",
-                f'<p class="sub">{subtitle}</p>',
-                body,
-                "</main>",
-                "</body>",
-                "</html>",
-                "",
-            ]
-        )
+        return html_page(title, subtitle, sections)
 
     # --- figures --------------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ import plotly.graph_objects as go
 
 from backtests.core.report import (
     BLUE,
-    CSS,
     GREEN,
     GREY,
     MAX_PLOT_POINTS,
@@ -26,10 +25,10 @@ from backtests.core.report import (
     _num,
     _pct,
     _plot_times,
-    _plotly_js,
     _ratio,
     _text,
     downsample_indices,
+    html_page,
     to_plain,
 )
 from backtests.core.walkforward import Objective, Trial, WalkForwardResult, WalkForwardWindowResult
@@ -43,7 +42,6 @@ OBJECTIVE_NAMES = {
     Objective.CALMAR_RATIO: "Calmar ratio",
     Objective.PROFIT_FACTOR: "profit factor",
 }
-EXTRA_CSS = ".wrap{white-space:normal;min-width:260px}\n.sub{line-height:1.7}\n"
 
 
 def walk_forward_html(
@@ -69,32 +67,7 @@ def walk_forward_html(
         ("metrics", "Out-of-sample metrics (stitched)", _metrics_html(result.aggregated_metrics)),
         ("logits", "PBO logit distribution", _logits_html(result)),
     ]
-    body = "\n".join(
-        f'<section id="{key}">\n<h2>{heading}</h2>\n{content}\n</section>'
-        for key, heading, content in sections
-    )
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_e(title)}</title>",
-            f"<style>{CSS}{EXTRA_CSS}</style>",
-            f'<script type="text/javascript">{_plotly_js()}</script>',
-            "</head>",
-            "<body>",
-            "<main>",
-            f"<h1>{_e(title)}</h1>",
-            f'<p class="sub">{_subtitle(result)}</p>',
-            body,
-            "</main>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
+    return html_page(title, _subtitle(result), sections)
 
 
 # --- header and checks ----------------------------------------------------------------------------
