@@ -1,13 +1,14 @@
-"""Reads of backtests: runs, their reports, and the bars a backtest runs on (stored or from a CSV file)."""
+"""Reads of backtests: backtest and walk-forward runs, their reports and trials, and the bars a run
+works on (stored or from a CSV file)."""
 
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from backtests.choices import RunStatus
-from backtests.models import BacktestRun
+from backtests.models import BacktestRun, WalkForwardRun, WalkForwardTrial
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
 from marketdata.core.providers.csv import CSVProvider
@@ -89,3 +90,37 @@ def csv_bars_get(
     if bars.empty:
         raise InvalidInput(f"no bars in {path}{date_span(start, end)}")
     return bars
+
+
+# --- walk-forward runs ------------------------------------------------------------------------
+
+
+def walk_forward_run_list() -> QuerySet[WalkForwardRun]:
+    return WalkForwardRun.objects.select_related("requested_by").annotate(chunks_done=Count("chunks"))
+
+
+def walk_forward_run_get(*, run_id: int) -> WalkForwardRun:
+    try:
+        return walk_forward_run_list().get(pk=run_id)
+    except WalkForwardRun.DoesNotExist:
+        raise NotFound(f"no walk-forward run #{run_id}") from None
+
+
+def walk_forward_progress(*, run: WalkForwardRun) -> dict[str, int]:
+    """{"done", "total"}: the run's jobs done (their trials stored) and planned (0 until planned)."""
+    done = getattr(run, "chunks_done", None)
+    return {"done": run.chunks.count() if done is None else done, "total": run.chunks_total}
+
+
+def walk_forward_trial_list(*, run: WalkForwardRun) -> QuerySet[WalkForwardTrial]:
+    return WalkForwardTrial.objects.filter(run=run).order_by("window", "combo")
+
+
+def walk_forward_report_get(*, run: WalkForwardRun) -> Path:
+    """The HTML report file of a finished walk-forward run."""
+    path = Path(run.report_path) if run.report_path else None
+    if run.status != RunStatus.DONE or path is None:
+        raise NotFound(f"the report of walk-forward run #{run.pk} is not ready (status {run.status})")
+    if not path.is_file():
+        raise NotFound(f"the report of walk-forward run #{run.pk} is missing from the artifact storage")
+    return path

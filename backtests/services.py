@@ -134,11 +134,16 @@ def backtest_csv_compute(
 
 
 def backtest_report_write(*, result: BacktestResult, path: Path) -> Path:
-    """The HTML report of result at path. Written beside it first and then renamed, so a reader
-    never gets half a file."""
+    """The HTML report of result at path."""
+    return report_file_write(html=ReportGenerator().generate_html(result), path=path)
+
+
+def report_file_write(*, html: str, path: Path) -> Path:
+    """An HTML report at path. Written beside it first and then renamed, so a reader never gets half
+    a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(ReportGenerator().generate_html(result), encoding="utf-8")
+    partial.write_text(html, encoding="utf-8")
     partial.replace(path)
     return path
 
@@ -161,6 +166,45 @@ def _csv_bars(
     return {symbols[0]: bars}
 
 
+def backtest_source_check(
+    *,
+    strategy_config: StrategyConfig,
+    backtest_config: BacktestConfig,
+    source: str,
+    csv_path: str | Path | None,
+) -> str:
+    """The run's bars can be had from source: every symbol has stored bars in range, or the CSV
+    file reads cleanly (one symbol). The CSV path to keep on the run ("" for stored bars)."""
+    if source == DataSource.STORED:
+        stored_bars_check(
+            symbols=strategy_config.universe,
+            timeframe=backtest_config.timeframe,
+            start=backtest_config.start_date,
+            end=backtest_config.end_date,
+        )
+        return ""
+    if source == DataSource.CSV:
+        if not csv_path:
+            raise InvalidInput("a CSV backtest needs the file's path")
+        _csv_bars(strategy_config, backtest_config, csv_path)
+        return str(csv_path)
+    raise InvalidInput(f"unknown data source {source!r}; use one of {', '.join(DataSource.values)}")
+
+
+def backtest_bars_load(
+    *, strategy_config: StrategyConfig, backtest_config: BacktestConfig, source: str, csv_path: str
+) -> dict[str, pd.DataFrame]:
+    """A run's bars, a BarFrame per symbol: stored ones in the backtest's range, or the CSV file's."""
+    if source == DataSource.CSV:
+        return _csv_bars(strategy_config, backtest_config, csv_path)
+    return stored_bars_get(
+        symbols=strategy_config.universe,
+        timeframe=backtest_config.timeframe,
+        start=backtest_config.start_date,
+        end=backtest_config.end_date,
+    )
+
+
 # --- runs ------------------------------------------------------------------------------------
 
 
@@ -175,18 +219,10 @@ def backtest_run_create(
     """Validate a backtest request (strategy, parameters, costs, symbols, bars in range) and keep it
     as a queued run."""
     backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    csv_path = backtest_source_check(
+        strategy_config=strategy_config, backtest_config=backtest_config, source=source, csv_path=csv_path
+    )
     start, end = backtest_config.start_date, backtest_config.end_date
-    if source == DataSource.STORED:
-        stored_bars_check(
-            symbols=strategy_config.universe, timeframe=backtest_config.timeframe, start=start, end=end
-        )
-        csv_path = ""
-    elif source == DataSource.CSV:
-        if not csv_path:
-            raise InvalidInput("a CSV backtest needs the file's path")
-        _csv_bars(strategy_config, backtest_config, csv_path)
-    else:
-        raise InvalidInput(f"unknown data source {source!r}; use one of {', '.join(DataSource.values)}")
     return BacktestRun.objects.create(
         strategy=strategy_config.strategy,
         config={
@@ -198,7 +234,7 @@ def backtest_run_create(
         start=start,
         end=end,
         source=source,
-        csv_path=str(csv_path),
+        csv_path=csv_path,
         requested_by=requested_by,
     )
 
@@ -223,12 +259,12 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
     ):
         strategy_config = strategy_config_from_dict(run.config["strategy"])
         backtest_config = backtest_config_from_json(run.config["backtest"])
-        if run.source == DataSource.CSV:
-            data = _csv_bars(strategy_config, backtest_config, run.csv_path)
-        else:
-            data = stored_bars_get(
-                symbols=run.symbols, timeframe=backtest_config.timeframe, start=run.start, end=run.end
-            )
+        data = backtest_bars_load(
+            strategy_config=strategy_config,
+            backtest_config=backtest_config,
+            source=run.source,
+            csv_path=run.csv_path,
+        )
         result = backtest_compute(
             strategy_config=strategy_config, backtest_config=backtest_config, data=data, fast=fast
         )

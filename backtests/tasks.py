@@ -4,8 +4,13 @@ import structlog
 from celery import shared_task
 
 from backtests.choices import RunStatus
-from backtests.models import BacktestRun
+from backtests.models import BacktestRun, WalkForwardRun
 from backtests.services import backtest_run_execute
+from backtests.walkforward_services import (
+    walk_forward_chunk_execute,
+    walk_forward_run_assemble,
+    walk_forward_run_execute,
+)
 from marketdata.core.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
@@ -21,3 +26,37 @@ def backtest_run_execute_task(self, run_id: int) -> None:
     except ApplicationError as exc:
         # Bad data or inputs, recorded on the run as failed: retrying would fail the same way.
         log.warning("backtest failed", run=run.pk, error=exc.message)
+
+
+@shared_task(bind=True, queue="backtests", acks_late=True)
+def walk_forward_run_execute_task(self, run_id: int) -> None:
+    """Plan a walk-forward and send its jobs out as a chord (chunk tasks, then the assembly)."""
+    run = WalkForwardRun.objects.get(pk=run_id)
+    if run.status == RunStatus.DONE:
+        return
+    try:
+        walk_forward_run_execute(run=run)
+    except ApplicationError as exc:
+        log.warning("walk-forward failed", run=run.pk, error=exc.message)
+
+
+@shared_task(bind=True, queue="backtests", acks_late=True)
+def walk_forward_chunk_task(self, run_id: int, window: int | None, combos: list[int]) -> None:
+    """One job of a walk-forward: a window (None: the whole span) times some parameter sets. Run
+    again (a worker died before acknowledging it), it finds its job done and returns."""
+    run = WalkForwardRun.objects.get(pk=run_id)
+    try:
+        walk_forward_chunk_execute(run=run, window=window, combos=combos)
+    except ApplicationError as exc:
+        # Recorded on the run as failed; the assembly then finds the run over and does nothing.
+        log.warning("walk-forward job failed", run=run.pk, error=exc.message)
+
+
+@shared_task(bind=True, queue="backtests", acks_late=True)
+def walk_forward_assemble_task(self, run_id: int) -> None:
+    """The chord's callback: the result from every job's stored trials."""
+    run = WalkForwardRun.objects.get(pk=run_id)
+    try:
+        walk_forward_run_assemble(run=run)
+    except ApplicationError as exc:
+        log.warning("walk-forward failed", run=run.pk, error=exc.message)

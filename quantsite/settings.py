@@ -117,6 +117,12 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_U
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a task taken by a worker that died before acknowledging it goes back on its queue
+# once it is visibility_timeout seconds old (a worker looks at start, then every 100 s or so). A
+# task still running past it is delivered a second time, which the tasks take (they are idempotent).
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json(
+    "CELERY_BROKER_TRANSPORT_OPTIONS", default={"visibility_timeout": 3600}
+)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -132,6 +138,12 @@ ALPACA_DATA_FEED = env.str("ALPACA_DATA_FEED", default="iex")
 IB_HOST = env.str("IB_HOST", default="")
 IB_PORT = env.int("IB_PORT", default=0)
 LIVE_TRADING_ENABLED = env.bool("LIVE_TRADING_ENABLED", default=False)
+
+# --- research -------------------------------------------------------------------------------
+# Parameter sets per walk-forward job (one Celery task): a window's sets are split into jobs of
+# this many, and so are the whole span's. Smaller jobs spread wider over the workers and lose less
+# to a dead one; each job costs a task and a transaction.
+WALK_FORWARD_CHUNK_SIZE = env.int("WALK_FORWARD_CHUNK_SIZE", default=30)
 
 # --- auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -19,6 +19,9 @@ def test_every_project_task_names_a_declared_queue():
         "marketdata.tasks.ingest_universe_task": "ingestion",
         "marketdata.tasks.check_data_freshness_task": "monitoring",
         "backtests.tasks.backtest_run_execute_task": "backtests",
+        "backtests.tasks.walk_forward_run_execute_task": "backtests",
+        "backtests.tasks.walk_forward_chunk_task": "backtests",
+        "backtests.tasks.walk_forward_assemble_task": "backtests",
     }
     assert {task.queue for task in project_tasks.values()} <= set(QUEUES)
 
