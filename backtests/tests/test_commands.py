@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from backtests.management.commands.backtest import parse_param
+from backtests.management.options import parse_param
 from backtests.models import BacktestRun
 from marketdata.core.errors import InvalidInput
 from marketdata.models import PriceBar
