@@ -211,11 +211,11 @@ def walk_forward_run_enqueue(*, run: WalkForwardRun) -> None:
     transaction.on_commit(lambda: walk_forward_run_execute_task.delay(run.pk))
 
 
-def walk_forward_run_execute(*, run: WalkForwardRun, fan_out: bool = True) -> None:
+def walk_forward_run_execute(*, run: WalkForwardRun, fan_out: bool = True) -> WalkForwardResult | None:
     """Plan the run (load its bars, cut its windows, count its jobs) and run the jobs: as a Celery
     chord on the backtests queue, a task per job and the assembly as its callback (fan_out; with no
-    broker the chord runs inline), or one after another in this process. A failure to plan marks
-    the run failed and is raised again."""
+    broker the chord runs inline), or one after another in this process, which returns the result
+    (the CLI prints it). A failure to plan marks the run failed and is raised again."""
     run.status, run.started_at, run.finished_at, run.duration_seconds, run.error = (
         RunStatus.RUNNING,
         timezone.now(),
@@ -235,13 +235,13 @@ def walk_forward_run_execute(*, run: WalkForwardRun, fan_out: bool = True) -> No
     if not fan_out:
         for job in jobs:
             walk_forward_chunk_execute(run=run, window=job.window, combos=job.combos)
-        walk_forward_run_assemble(run=run)
-        return
+        return walk_forward_run_assemble(run=run)
 
     from backtests.tasks import walk_forward_assemble_task, walk_forward_chunk_task
 
     header = [walk_forward_chunk_task.si(run.pk, job.window, list(job.combos)) for job in jobs]
     chord(header)(walk_forward_assemble_task.si(run.pk))
+    return None
 
 
 def walk_forward_chunk_key(window: int | None, combos: Sequence[int]) -> str:
