@@ -1,26 +1,51 @@
-"""Backtest runs API: list, detail, start one (POST), and its HTML report."""
+"""Runs API: backtests and walk-forwards listed together, each kind's detail and HTML report, and
+starting either (POST /runs/ with its kind)."""
 
 import dataclasses
 
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from backtests.choices import RunStatus
+from backtests.choices import RunKind, RunStatus
 from backtests.core.results import BacktestConfig, PerformanceMetrics
-from backtests.filters import BacktestRunFilter
-from backtests.models import BacktestRun
-from backtests.selectors import backtest_report_get, backtest_run_get, backtest_run_list
+from backtests.core.walkforward import WalkForwardConfig, WindowType
+from backtests.filters import BacktestRunFilter, WalkForwardRunFilter
+from backtests.models import BacktestRun, WalkForwardRun
+from backtests.selectors import (
+    backtest_report_get,
+    backtest_run_get,
+    backtest_run_list,
+    run_kinds_list,
+    walk_forward_progress,
+    walk_forward_report_get,
+    walk_forward_run_get,
+    walk_forward_run_list,
+)
 from backtests.services import (
     COST_FIELDS,
     FILL_TIMINGS,
     backtest_run_create,
     backtest_run_enqueue,
     strategy_config_from_dict,
+)
+from backtests.walkforward_services import (
+    OBJECTIVES,
+    objective_parse,
+    walk_forward_run_create,
+    walk_forward_run_enqueue,
 )
 from marketdata.choices import TimeframeChoices
 from marketdata.core.bars import Timeframe
@@ -76,7 +101,14 @@ class EquityPointSerializer(serializers.Serializer):
     exposure = serializers.FloatField(allow_null=True, help_text="gross position value / equity")
 
 
+def _absolute(serializer: serializers.Serializer, url: str) -> str:
+    request = serializer.context.get("request")
+    return request.build_absolute_uri(url) if request else url
+
+
 class BacktestRunSerializer(serializers.ModelSerializer):
+    kind = serializers.SerializerMethodField(help_text="backtest")
+    url = serializers.SerializerMethodField(help_text="this run's detail")
     symbols = serializers.ListField(child=serializers.CharField(), read_only=True)
     metrics = PerformanceMetricsSerializer(read_only=True, allow_null=True, help_text="null until done")
     requested_by = serializers.CharField(
@@ -88,6 +120,8 @@ class BacktestRunSerializer(serializers.ModelSerializer):
         model = BacktestRun
         fields = [
             "id",
+            "kind",
+            "url",
             "strategy",
             "symbols",
             "timeframe",
@@ -106,12 +140,16 @@ class BacktestRunSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_kind(self, run: BacktestRun) -> str:
+        return RunKind.BACKTEST.value
+
+    def get_url(self, run: BacktestRun) -> str:
+        return _absolute(self, reverse("backtest-run-detail", args=[run.pk]))
+
     def get_report_url(self, run: BacktestRun) -> str | None:
         if run.status != RunStatus.DONE:
             return None
-        url = reverse("backtest-run-report", args=[run.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        return _absolute(self, reverse("backtest-run-report", args=[run.pk]))
 
 
 class BacktestRunDetailSerializer(BacktestRunSerializer):
@@ -130,7 +168,93 @@ def _money(default, **kwargs) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=20, decimal_places=None, default=default, **kwargs)
 
 
+class WalkForwardProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField(help_text="jobs done: their trials are stored")
+    total = serializers.IntegerField(help_text="jobs in the plan (0 until the run is planned)")
+
+
+class WalkForwardRunSerializer(serializers.ModelSerializer):
+    kind = serializers.SerializerMethodField(help_text="walk_forward")
+    url = serializers.SerializerMethodField(help_text="this run's detail")
+    symbols = serializers.ListField(child=serializers.CharField(), read_only=True)
+    progress = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(
+        source="requested_by.username", read_only=True, allow_null=True, help_text="who started it"
+    )
+    report_url = serializers.SerializerMethodField(help_text="the HTML report, once done")
+
+    class Meta:
+        model = WalkForwardRun
+        fields = [
+            "id",
+            "kind",
+            "url",
+            "strategy",
+            "symbols",
+            "timeframe",
+            "start",
+            "end",
+            "source",
+            "status",
+            "error",
+            "progress",
+            "trials_count",
+            "total_return_pct",
+            "sharpe_ratio",
+            "efficiency",
+            "dsr_probability",
+            "pbo",
+            "report_url",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+        ]
+        read_only_fields = fields
+
+    def get_kind(self, run: WalkForwardRun) -> str:
+        return RunKind.WALK_FORWARD.value
+
+    def get_url(self, run: WalkForwardRun) -> str:
+        return _absolute(self, reverse("walk-forward-run-detail", args=[run.pk]))
+
+    @extend_schema_field(WalkForwardProgressSerializer)
+    def get_progress(self, run: WalkForwardRun) -> dict[str, int]:
+        return walk_forward_progress(run=run)
+
+    def get_report_url(self, run: WalkForwardRun) -> str | None:
+        if run.status != RunStatus.DONE:
+            return None
+        return _absolute(self, reverse("walk-forward-run-report", args=[run.pk]))
+
+
+class WalkForwardRunDetailSerializer(WalkForwardRunSerializer):
+    result = serializers.JSONField(
+        read_only=True,
+        help_text=(
+            "null until done; then config, windows (spans, chosen parameters, in- and out-of-sample "
+            "metrics, efficiency, note), aggregated_metrics (the stitched out-of-sample run), "
+            "efficiency, parameter_stability, deflated_sharpe, overfitting (pbo, splits, partitions, "
+            "probability_of_loss), trials (a count), notes, equity_curve and trades"
+        ),
+    )
+
+    class Meta(WalkForwardRunSerializer.Meta):
+        fields = [
+            *WalkForwardRunSerializer.Meta.fields,
+            "strategy_config",
+            "walk_forward_config",
+            "backtest_config",
+            "csv_path",
+            "chunk_size",
+            "result",
+        ]
+        read_only_fields = fields
+
+
 class BacktestRunInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
     strategy = serializers.CharField(max_length=64, help_text="momentum, mean_reversion, buy_and_hold, ...")
     name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
@@ -156,8 +280,93 @@ class BacktestRunInputSerializer(serializers.Serializer):
     risk_free_rate = serializers.FloatField(required=False, default=DEFAULTS.risk_free_rate)
 
 
+class WalkForwardRunInputSerializer(BacktestRunInputSerializer):
+    in_sample_days = serializers.IntegerField(min_value=1, help_text="sessions to choose the parameters on")
+    out_of_sample_days = serializers.IntegerField(min_value=1, help_text="sessions to trade them on")
+    step_days = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None, help_text="default: out_of_sample_days"
+    )
+    window_type = serializers.ChoiceField(
+        choices=[w.value for w in WindowType], default=WindowType.ROLLING.value
+    )
+    grid = serializers.DictField(
+        child=serializers.ListField(min_length=1),
+        required=False,
+        default=dict,
+        help_text='the values to try per parameter, {"fast": [5, 10], "slow": [20, 40]}; none: the '
+        "strategy's own parameters are validated out of sample",
+    )
+    objective = serializers.ChoiceField(choices=list(OBJECTIVES), default="sharpe")
+    min_trades = serializers.IntegerField(
+        min_value=0, default=1, help_text="in-sample trades a set needs to be chosen"
+    )
+    carry_positions = serializers.BooleanField(
+        default=False, help_text="hand open positions on to the next window (default: close them)"
+    )
+
+
+class RunKindSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
+
+
+def _strategy_config(v: dict):
+    return strategy_config_from_dict(
+        {
+            "strategy": v["strategy"],
+            "name": v["name"],
+            "universe": v["symbols"],
+            "timeframe": v["timeframe"],
+            "parameters": v["parameters"],
+            "sizing": v["sizing"],
+            "risk": v["risk"],
+        }
+    )
+
+
+def _backtest_config(v: dict) -> BacktestConfig:
+    start, end = day_range(v["start"], v["end"])
+    return BacktestConfig(
+        **{name: v[name] for name in SIMULATION_FIELDS},
+        start_date=start,
+        end_date=end,
+        timeframe=Timeframe(v["timeframe"]),
+    )
+
+
+RUN_INPUT = PolymorphicProxySerializer(
+    component_name="RunInput",
+    serializers={
+        RunKind.BACKTEST.value: BacktestRunInputSerializer,
+        RunKind.WALK_FORWARD.value: WalkForwardRunInputSerializer,
+    },
+    resource_type_field_name="kind",
+)
+RUN_STARTED = PolymorphicProxySerializer(
+    component_name="RunStarted",
+    serializers={
+        RunKind.BACKTEST.value: BacktestRunDetailSerializer,
+        RunKind.WALK_FORWARD.value: WalkForwardRunDetailSerializer,
+    },
+    resource_type_field_name="kind",
+)
+RUN_LIST = PolymorphicProxySerializer(
+    component_name="Run",
+    serializers={
+        RunKind.BACKTEST.value: BacktestRunSerializer,
+        RunKind.WALK_FORWARD.value: WalkForwardRunSerializer,
+    },
+    resource_type_field_name="kind",
+    many=True,
+)
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Backtest runs, newest first"),
+    list=extend_schema(
+        summary="Runs of both kinds (backtests and walk-forwards), newest first",
+        description="Each run has its kind and the url of its detail (a walk-forward's is under "
+        "/api/v1/walkforwards/). Filter by status, strategy and kind.",
+        responses=RUN_LIST,
+    ),
     retrieve=extend_schema(
         summary="A backtest run with its metrics, trades and equity curve",
         responses={200: BacktestRunDetailSerializer, 404: ErrorSerializer},
@@ -167,6 +376,7 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     filterset_class = BacktestRunFilter
     lookup_value_regex = r"\d+"
     ordering_fields = ["created_at", "finished_at"]
+    ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
         return backtest_run_list()
@@ -179,44 +389,83 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         self.check_object_permissions(self.request, run)
         return run
 
+    def list(self, request):
+        params = request.query_params
+        backtests, walk_forwards = (
+            _filtered(BacktestRunFilter(params, queryset=backtest_run_list())),
+            _filtered(WalkForwardRunFilter(params, queryset=walk_forward_run_list())),
+        )
+        ordering = list(OrderingFilter().get_ordering(request, backtests, self))
+        ordering += [] if "-id" in ordering else ["-id"]
+        page = self.paginate_queryset(
+            run_kinds_list(backtests=backtests, walk_forwards=walk_forwards, ordering=ordering)
+        )
+        ids = {kind: [pk for k, pk, *_ in page if k == kind] for kind in RunKind.values}
+        runs = {
+            RunKind.BACKTEST: backtests.in_bulk(ids[RunKind.BACKTEST]),
+            RunKind.WALK_FORWARD: walk_forwards.in_bulk(ids[RunKind.WALK_FORWARD]),
+        }
+        context = self.get_serializer_context()
+        serializers_ = {
+            RunKind.BACKTEST: BacktestRunSerializer,
+            RunKind.WALK_FORWARD: WalkForwardRunSerializer,
+        }
+        body = [serializers_[kind](runs[kind][pk], context=context).data for kind, pk, *_ in page]
+        return self.get_paginated_response(body)
+
     @extend_schema(
-        summary="Start a backtest",
+        summary="Start a backtest or a walk-forward",
         description=(
-            "Validates the request (strategy, parameters, costs, symbols, stored bars in range), "
-            "creates the run and queues it on the backtests queue. Answers 202 with the run; "
-            "poll its detail until the status is done or failed."
+            "kind backtest (the default) or walk_forward. Validates the request (strategy, "
+            "parameters, the walk-forward's windows and grid, costs, symbols, stored bars in range), "
+            "creates the run and queues it on the backtests queue (a walk-forward fans its jobs out "
+            "to the workers). Answers 202 with the run; poll its url until the status is done or "
+            "failed."
         ),
-        request=BacktestRunInputSerializer,
-        responses={202: BacktestRunDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        request=RUN_INPUT,
+        responses={202: RUN_STARTED, 400: ErrorSerializer, 404: ErrorSerializer},
     )
     def create(self, request):
+        kind = RunKindSerializer(data=request.data)
+        kind.is_valid(raise_exception=True)
+        if kind.validated_data["kind"] == RunKind.WALK_FORWARD:
+            return self._walk_forward_create(request)
         data = BacktestRunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        strategy_config = strategy_config_from_dict(
-            {
-                "strategy": v["strategy"],
-                "name": v["name"],
-                "universe": v["symbols"],
-                "timeframe": v["timeframe"],
-                "parameters": v["parameters"],
-                "sizing": v["sizing"],
-                "risk": v["risk"],
-            }
-        )
-        start, end = day_range(v["start"], v["end"])
-        backtest_config = BacktestConfig(
-            **{name: v[name] for name in SIMULATION_FIELDS},
-            start_date=start,
-            end_date=end,
-            timeframe=Timeframe(v["timeframe"]),
-        )
         run = backtest_run_create(
-            strategy_config=strategy_config, backtest_config=backtest_config, requested_by=request.user
+            strategy_config=_strategy_config(v),
+            backtest_config=_backtest_config(v),
+            requested_by=request.user,
         )
         backtest_run_enqueue(run=run)
         run.refresh_from_db()  # with eager tasks (no broker) it has run already
         body = BacktestRunDetailSerializer(run, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    def _walk_forward_create(self, request):
+        data = WalkForwardRunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        walk_forward_config = WalkForwardConfig(
+            in_sample_days=v["in_sample_days"],
+            out_of_sample_days=v["out_of_sample_days"],
+            step_days=v["step_days"] or v["out_of_sample_days"],
+            window_type=v["window_type"],
+            parameter_grid=v["grid"],
+            objective=objective_parse(v["objective"]),
+            min_trades_required=v["min_trades"],
+            carry_positions=v["carry_positions"],
+        )
+        run = walk_forward_run_create(
+            strategy_config=_strategy_config(v),
+            walk_forward_config=walk_forward_config,
+            backtest_config=_backtest_config(v),
+            requested_by=request.user,
+        )
+        walk_forward_run_enqueue(run=run)
+        run.refresh_from_db()  # with eager tasks (no broker) it has run already
+        body = WalkForwardRunDetailSerializer(run, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -229,4 +478,49 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["get"], url_path="report", url_name="report")
     def report(self, request, pk=None):
         path = backtest_report_get(run=self.get_object())
+        return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+
+
+def _filtered(filterset):
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Walk-forward runs, newest first"),
+    retrieve=extend_schema(
+        summary="A walk-forward run with its progress and, once done, its result document",
+        responses={200: WalkForwardRunDetailSerializer, 404: ErrorSerializer},
+    ),
+)
+class WalkForwardRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Walk-forwards are started with POST /api/v1/runs/ and kind walk_forward."""
+
+    filterset_class = WalkForwardRunFilter
+    lookup_value_regex = r"\d+"
+    ordering_fields = ["created_at", "finished_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        return walk_forward_run_list()
+
+    def get_serializer_class(self):
+        return WalkForwardRunSerializer if self.action == "list" else WalkForwardRunDetailSerializer
+
+    def get_object(self) -> WalkForwardRun:
+        run = walk_forward_run_get(run_id=self.kwargs["pk"])
+        self.check_object_permissions(self.request, run)
+        return run
+
+    @extend_schema(
+        summary="The HTML report of a finished walk-forward run",
+        responses={
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="a self-contained HTML page"),
+            404: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="report", url_name="report")
+    def report(self, request, pk=None):
+        path = walk_forward_report_get(run=self.get_object())
         return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")

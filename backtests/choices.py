@@ -13,3 +13,8 @@ class RunStatus(models.TextChoices):
 class DataSource(models.TextChoices):
     STORED = "stored", "Stored bars"
     CSV = "csv", "CSV file"
+
+
+class RunKind(models.TextChoices):
+    BACKTEST = "backtest", "Backtest"
+    WALK_FORWARD = "walk_forward", "Walk-forward"

@@ -1,13 +1,14 @@
 """Reads of backtests: backtest and walk-forward runs, their reports and trials, and the bars a run
 works on (stored or from a CSV file)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Value
 
-from backtests.choices import RunStatus
+from backtests.choices import RunKind, RunStatus
 from backtests.models import BacktestRun, WalkForwardRun, WalkForwardTrial
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
@@ -96,7 +97,11 @@ def csv_bars_get(
 
 
 def walk_forward_run_list() -> QuerySet[WalkForwardRun]:
-    return WalkForwardRun.objects.select_related("requested_by").annotate(chunks_done=Count("chunks"))
+    return (
+        WalkForwardRun.objects.select_related("requested_by")
+        .annotate(chunks_done=Count("chunks"))
+        .order_by("-created_at", "-id")  # Meta.ordering is not applied to a grouped query
+    )
 
 
 def walk_forward_run_get(*, run_id: int) -> WalkForwardRun:
@@ -124,3 +129,21 @@ def walk_forward_report_get(*, run: WalkForwardRun) -> Path:
     if not path.is_file():
         raise NotFound(f"the report of walk-forward run #{run.pk} is missing from the artifact storage")
     return path
+
+
+def run_kinds_list(
+    *, backtests: QuerySet[BacktestRun], walk_forwards: QuerySet[WalkForwardRun], ordering: Sequence[str]
+) -> QuerySet:
+    """Backtest and walk-forward runs in one ordered list of (kind, id, created_at, finished_at)
+    rows (one query; it pages like any queryset): the runs list shows both kinds."""
+    columns = ("kind", "id", "created_at", "finished_at")
+    return (
+        backtests.order_by()
+        .annotate(kind=Value(RunKind.BACKTEST.value))
+        .values_list(*columns)
+        .union(
+            walk_forwards.order_by().annotate(kind=Value(RunKind.WALK_FORWARD.value)).values_list(*columns),
+            all=True,
+        )
+        .order_by(*ordering)
+    )

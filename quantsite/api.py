@@ -3,13 +3,14 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from backtests.api import BacktestRunViewSet
+from backtests.api import BacktestRunViewSet, WalkForwardRunViewSet
 from marketdata.api import BarListApi, InstrumentViewSet
 from monitoring.api import HealthApi
 
 router = DefaultRouter()
 router.register("instruments", InstrumentViewSet, basename="instrument")
 router.register("runs", BacktestRunViewSet, basename="backtest-run")
+router.register("walkforwards", WalkForwardRunViewSet, basename="walk-forward-run")
 
 urlpatterns = [
     path("", include(router.urls)),
