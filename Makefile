@@ -30,7 +30,9 @@ demo: $(VENV)/.runtime
 	$(MANAGE) data_quality
 	$(MANAGE) backtest --config configs/strategies/momentum_v1.yaml --symbols AAA
 	$(MANAGE) backtest --config configs/strategies/mean_reversion_v1.yaml --symbols AAA
-	@echo "Backtest reports (HTML, open offline): the 'html report' lines above (ARTIFACT_STORAGE/backtests/, var/artifacts/backtests/ by default)"
+	$(MANAGE) walkforward --strategy momentum --symbols AAA --in-sample-days 504 --out-of-sample-days 126 \
+		--step-days 126 --grid fast=5:20:5 --grid slow=30:90:30 --objective sharpe --min-trades 3
+	@echo "Reports (HTML, open offline): the 'html report' lines above (ARTIFACT_STORAGE/backtests/ and walkforwards/, var/artifacts/ by default)"
 	@echo "Serving the console on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/)"
 	$(MANAGE) runserver 127.0.0.1:8000
 
