@@ -18,6 +18,7 @@ approves everything).
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.core.metrics import compute_metrics
-from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve
+from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve, PerformanceMetrics
 from execution.core.costs import CommissionModel, SlippageModel
 from execution.core.ledger import TradeLedger, Trades
 from execution.core.portfolio import Portfolio
@@ -86,6 +87,20 @@ def _checked(symbol: str, frame: pd.DataFrame, config: BacktestConfig) -> BarArr
     return bars
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What a simulation gives: the bars, the steps, the curve from the first traded step, the
+    trades, the metrics and the buy-and-hold equity they were measured against."""
+
+    datas: dict[str, BarArrays]
+    timeline: pd.DatetimeIndex
+    curve: EquityCurve
+    trades: Trades
+    metrics: PerformanceMetrics
+    benchmark: np.ndarray
+    path: str
+
+
 class BacktestEngine:
     def __init__(self, risk_manager: RiskManager | None = None) -> None:
         self.risk_manager = risk_manager or PermissiveRiskManager()
@@ -93,7 +108,7 @@ class BacktestEngine:
     def run(
         self,
         strategy: Strategy,
-        data: pd.DataFrame | Mapping[str, pd.DataFrame],
+        data: pd.DataFrame | Mapping[str, pd.DataFrame] | Mapping[str, BarArrays],
         config: BacktestConfig,
         *,
         fast: bool | None = None,
@@ -101,23 +116,73 @@ class BacktestEngine:
         """Backtest strategy on data. fast=None uses the compiled kernel when it can; True insists
         (an error says why it cannot); False always runs the bar-by-bar loop."""
         started = datetime.now(UTC)
+        run = self._simulate(strategy, data, config, fast)
+        first = len(run.timeline) - len(run.curve)
+        closes = {}
+        for symbol, bars in run.datas.items():
+            start = first if len(bars) == len(run.timeline) else int(bars.ts.searchsorted(run.curve.ts[0]))
+            closes[symbol] = pd.Series(bars.close[start:], index=bars.ts[start:], name="close")
+        return BacktestResult(
+            strategy_id=strategy.config.name or strategy.name,
+            config=config,
+            equity_curve=run.curve,
+            trades=run.trades,
+            metrics=run.metrics,
+            start_time=started,
+            end_time=datetime.now(UTC),
+            metadata={
+                "strategy": strategy.name,
+                "parameters": strategy.params.model_dump(),
+                "symbols": list(run.datas),
+                "bars": len(run.curve),
+                "path": run.path,
+            },
+            prices=closes,
+            benchmark_curve=pd.Series(run.benchmark, index=run.curve.ts),
+        )
+
+    def measure(
+        self,
+        strategy: Strategy,
+        data: pd.DataFrame | Mapping[str, pd.DataFrame] | Mapping[str, BarArrays],
+        config: BacktestConfig,
+        *,
+        fast: bool | None = None,
+    ) -> PerformanceMetrics:
+        """run()'s metrics alone, without building the result's series (parameter searches)."""
+        return self._simulate(strategy, data, config, fast).metrics
+
+    def _simulate(self, strategy, data, config: BacktestConfig, fast: bool | None) -> "_Run":
         datas = prepare_bars(data, strategy, config)
         strategy.bind_arrays(datas)
         reason = self.fast_path_blocker(strategy, config)
         if fast and reason:
             raise InvalidInput(f"the fast path cannot run this backtest: {reason}")
         use_fast = fast is not False and reason is None
+        timeline = bars_timeline(datas)
         if use_fast:
             from backtests.core.fastpath import run_kernel
 
             curve, trades, traded = run_kernel(strategy, config)
         else:
             with _cyclic_gc_paused():
-                curve, trades, traded = self._loop(strategy, datas, config)
-        curve = curve.since(config.first_traded_step(curve.ts))
-        return self._result(
-            strategy, datas, config, curve, trades, traded, started, "fast" if use_fast else "event"
+                curve, trades, traded = self._loop(strategy, datas, timeline, config)
+        first = config.first_traded_step(timeline)
+        curve = curve.since(first)
+        capital = float(config.initial_capital)
+        benchmark = _buy_and_hold(datas, timeline, first, capital)
+        metrics = compute_metrics(
+            timestamps=curve.ts,
+            equity=curve.equity,
+            exposure=curve.exposure,
+            trades=trades,
+            traded_notional=traded,
+            initial_capital=capital,
+            timeframe=config.timeframe,
+            benchmark_close=benchmark,
+            risk_free_rate=config.risk_free_rate,
         )
+        return _Run(datas, timeline, curve, trades, metrics, benchmark, "fast" if use_fast else "event")
 
     def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
         """Why the compiled kernel cannot run this backtest, or None when it can."""
@@ -137,7 +202,13 @@ class BacktestEngine:
 
     # --- the bar-by-bar loop ------------------------------------------------------------------
 
-    def _loop(self, strategy: Strategy, datas: dict[str, BarArrays], config: BacktestConfig):
+    def _loop(
+        self,
+        strategy: Strategy,
+        datas: dict[str, BarArrays],
+        timeline: pd.DatetimeIndex,
+        config: BacktestConfig,
+    ):
         portfolio = Portfolio(float(config.initial_capital))
         commission, slippage = costs_of(config)
         broker = SimulatedBroker(
@@ -149,7 +220,6 @@ class BacktestEngine:
         )
         ledger = TradeLedger()
         check = self.risk_manager.check_order
-        timeline = bars_timeline(datas)
         first = config.first_traded_step(timeline)
         n = len(timeline)
         steps = _bars_by_step(timeline, datas)
@@ -214,44 +284,6 @@ class BacktestEngine:
                     strategy.daily_close()
         curve = _curve(timeline, datas, changes, float(config.initial_capital))
         return curve, Trades.from_records(ledger.trades), portfolio.traded_notional
-
-    # --- the result ----------------------------------------------------------------------------
-
-    def _result(self, strategy, datas, config, curve, trades, traded, started, path) -> BacktestResult:
-        closes = {}
-        for symbol, bars in datas.items():
-            first = int(bars.ts.searchsorted(curve.ts[0]))
-            closes[symbol] = pd.Series(bars.close[first:], index=bars.ts[first:], name="close")
-        benchmark = _buy_and_hold(closes, curve.ts, float(config.initial_capital))
-        metrics = compute_metrics(
-            timestamps=curve.ts,
-            equity=curve.equity,
-            exposure=curve.exposure,
-            trades=trades,
-            traded_notional=traded,
-            initial_capital=float(config.initial_capital),
-            timeframe=config.timeframe,
-            benchmark_close=benchmark.to_numpy(),
-            risk_free_rate=config.risk_free_rate,
-        )
-        return BacktestResult(
-            strategy_id=strategy.config.name or strategy.name,
-            config=config,
-            equity_curve=curve,
-            trades=trades,
-            metrics=metrics,
-            start_time=started,
-            end_time=datetime.now(UTC),
-            metadata={
-                "strategy": strategy.name,
-                "parameters": strategy.params.model_dump(),
-                "symbols": list(datas),
-                "bars": len(curve),
-                "path": path,
-            },
-            prices=closes,
-            benchmark_curve=benchmark,
-        )
 
 
 def bars_timeline(datas: Mapping[str, BarArrays]) -> pd.DatetimeIndex:
@@ -340,15 +372,19 @@ def _curve(
     return EquityCurve(timeline, equity, cash, exposure)
 
 
-def _buy_and_hold(closes: dict[str, pd.Series], timeline: pd.DatetimeIndex, capital: float) -> pd.Series:
-    """Equal-weight buy-and-hold of the symbols at their first closes, without costs."""
+def _buy_and_hold(
+    datas: Mapping[str, BarArrays], timeline: pd.DatetimeIndex, first: int, capital: float
+) -> np.ndarray:
+    """From step first on: the equity of an equal-weight buy-and-hold of the symbols at their first
+    closes (a symbol whose bars start later is bought then), without costs."""
     total = 0
-    for close in closes.values():
-        values = _on_timeline(close, timeline).to_numpy()
-        if np.isnan(values[0]):  # the symbol's first bar comes later: it is bought then
-            values = pd.Series(values).bfill().to_numpy()
-        total = total + capital / len(closes) * values / values[0]
-    return pd.Series(total, index=timeline)
+    for bars in datas.values():
+        if len(bars) == len(timeline):  # a bar at every step
+            values = bars.close[first:]
+        else:
+            values = _on_timeline(pd.Series(bars.close, index=bars.ts), timeline).bfill().to_numpy()[first:]
+        total = total + capital / len(datas) * values / values[0]
+    return total
 
 
 def _on_timeline(series: pd.Series, timeline: pd.DatetimeIndex) -> pd.Series:

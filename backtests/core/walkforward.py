@@ -299,10 +299,13 @@ class WalkForwardEngine:
             except ApplicationError as exc:
                 trials.append(Trial(job.window, combo, parameters, error=exc.message))
                 continue
+            if job.window is not None:
+                trials.append(
+                    Trial(job.window, combo, parameters, self.engine.measure(strategy, frames, config))
+                )
+                continue
             result = self.engine.run(strategy, frames, config)
-            returns = None
-            if job.window is None:
-                returns = bar_returns(result.equity_curve.equity, float(config.initial_capital))
+            returns = bar_returns(result.equity_curve.equity, float(config.initial_capital))
             trials.append(Trial(job.window, combo, parameters, result.metrics, returns=returns))
         return trials
 
