@@ -347,10 +347,15 @@ def test_builtin_strategies_are_clean(bars, name):
 
 
 def test_the_checked_strategies_do_signal_before_the_cuts(bars):
-    # The clean reports above mean something: both strategies signal within the first 250 bars.
+    # The clean reports above mean something: both strategies signal within the first 250 bars,
+    # and their indicators are compared too.
+    expected = {"momentum": {"sma_fast", "sma_slow"}, "mean_reversion": {"upper", "middle", "lower", "rsi"}}
     for strategy in (Momentum(config("momentum")), MeanReversion(config("mean_reversion"))):
         strategy.bind({"AAA": bars})
         assert np.count_nonzero(strategy.codes["AAA"][:250]) >= 5
+        indicators = strategy.indicators()
+        assert set(indicators) == expected[strategy.name]
+        assert all(len(values) == len(bars) for values in indicators.values())
 
 
 def test_a_strategy_that_reads_the_next_bar_is_flagged_at_the_last_bar_before_each_cut(bars):

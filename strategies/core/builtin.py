@@ -33,6 +33,7 @@ class ArraySignalStrategy(Strategy):
     reasons: dict[int, str] = {}
 
     def initialize(self, config: StrategyConfig) -> None:
+        self._indicators: dict[str, dict[str, np.ndarray]] = {}
         self.codes = {symbol: self.signal_codes(data, config) for symbol, data in self.datas.items()}
         self.__dict__.pop("_signal_lists", None)
 
@@ -65,6 +66,13 @@ class ArraySignalStrategy(Strategy):
     def signal_arrays(self) -> dict[str, np.ndarray]:
         return dict(self.codes)
 
+    def indicators(self) -> dict[str, np.ndarray]:
+        """The first symbol's indicators, one value per bar (what the lookahead check compares)."""
+        return dict(self._indicators.get(self.symbol, {}))
+
+    def keep_indicators(self, symbol: str, **values: np.ndarray) -> None:
+        self._indicators[symbol] = values
+
 
 class MomentumParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -95,6 +103,7 @@ class Momentum(ArraySignalStrategy):
 
     def signal_codes(self, data: BarArrays, config: StrategyConfig) -> np.ndarray:
         fast, slow = talib.SMA(data.close, self.params.fast), talib.SMA(data.close, self.params.slow)
+        self.keep_indicators(data.symbol, sma_fast=fast, sma_slow=slow)
         codes = np.full(len(data), NO_SIGNAL, dtype=np.int8)
         codes[crossed_above_all(slow, fast)] = SIGNAL_SHORT if config.risk.allow_short else SIGNAL_FLAT
         codes[crossed_above_all(fast, slow)] = SIGNAL_LONG
@@ -127,6 +136,7 @@ class MeanReversion(ArraySignalStrategy):
         p = self.params
         upper, middle, lower = talib.BBANDS(data.close, p.period, p.band_std, p.band_std)
         rsi = talib.RSI(data.close, p.rsi_period)
+        self.keep_indicators(data.symbol, upper=upper, middle=middle, lower=lower, rsi=rsi)
         close = data.close
         codes = np.full(len(data), NO_SIGNAL, dtype=np.int8)
         # Exit when the close reaches the mean from either side.
