@@ -164,7 +164,8 @@ def test_post_with_kind_walk_forward_starts_one_that_then_shows_done_with_its_re
         ),
     ],
 )
-def test_post_refuses_bad_walk_forward_requests(api, aaa, changes, status, body):
+def test_post_refuses_bad_walk_forward_requests(api, changes, status, body):
+    """Refused before any bar is read (no bars are stored here)."""
     response = api.post("/api/v1/runs/", {**WALK_FORWARD, **changes}, format="json")
 
     assert (response.status_code, response.json()) == (status, body)

@@ -184,7 +184,8 @@ def test_workers_celery_without_a_broker_is_refused_in_one_line(aaa):
         ),
     ],
 )
-def test_bad_inputs_exit_with_one_clear_line(aaa, args, message):
+def test_bad_inputs_exit_with_one_clear_line(args, message):
+    """Refused before any bar is read (no bars are stored here)."""
     with pytest.raises(CommandError) as raised:
         run(*AAA_WALK_FORWARD, *args)
 

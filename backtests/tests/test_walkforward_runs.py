@@ -232,7 +232,7 @@ def wf(**changes) -> WalkForwardConfig:
             "10,100 parameter sets on the grid; at most 10,000",
         ),
         (
-            StrategyConfig(strategy="momentum", universe=["AAA", "ZZZ"]),
+            StrategyConfig(strategy="momentum", universe=["ZZZ"]),
             WF,
             NotFound,
             "unknown symbol 'ZZZ'",
@@ -241,7 +241,7 @@ def wf(**changes) -> WalkForwardConfig:
     ],
 )
 def test_a_bad_request_is_refused_before_any_run_is_stored(
-    aaa, strategy_config, walk_forward_config, error, message
+    strategy_config, walk_forward_config, error, message
 ):
     with pytest.raises(error) as raised:
         create(strategy_config=strategy_config, walk_forward_config=walk_forward_config)
