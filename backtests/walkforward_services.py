@@ -395,14 +395,16 @@ def _trial_from_row(row: WalkForwardTrial) -> Trial:
 
 def _result_keep(run: WalkForwardRun, result: WalkForwardResult, report: Path) -> None:
     """The result's document and headline figures on the run; status done. The caller saves it."""
-    metrics = result.aggregated_metrics
+    metrics, dsr, pbo = result.aggregated_metrics, result.deflated_sharpe, result.overfitting
     run.result = walk_forward_json(result)
     run.trials_count = len(result.trials)
-    run.total_return_pct = metrics.total_return_pct
-    run.sharpe_ratio = metrics.sharpe_ratio
-    run.efficiency = result.efficiency
-    run.dsr_probability = None if result.deflated_sharpe is None else result.deflated_sharpe.probability
-    run.pbo = None if result.overfitting is None else result.overfitting.pbo
+    # to_plain: a figure that is not a finite number is kept as none, as in the document (JSON has
+    # no NaN).
+    run.total_return_pct = to_plain(metrics.total_return_pct)
+    run.sharpe_ratio = to_plain(metrics.sharpe_ratio)
+    run.efficiency = to_plain(result.efficiency)
+    run.dsr_probability = None if dsr is None else to_plain(dsr.probability)
+    run.pbo = None if pbo is None else to_plain(pbo.pbo)
     run.report_path = str(report)
     run.status = RunStatus.DONE
 

@@ -113,9 +113,13 @@ def worker_logs(tmp_path) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("worker*.log")))
 
 
-def wait_for(condition: Callable[[], bool], what: str, tmp_path, timeout: float = TIMEOUT) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, worker: subprocess.Popen, tmp_path, timeout: float = TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
+        if worker.poll() is not None:
+            pytest.fail(f"{what}: the worker exited ({worker.returncode})\n{worker_logs(tmp_path)}")
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {timeout} s\n{worker_logs(tmp_path)}")
         time.sleep(0.01)
@@ -196,8 +200,8 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, worke
     first = workers()
     client(broker_url).send_task(walk_forward_run_execute_task.name, args=[run.pk], queue="backtests")
 
-    wait_for(run.chunks.exists, "a first job done", tmp_path)
-    kill(first)  # SIGKILL: the job it was running and the one it had reserved are never acknowledged
+    wait_for(run.chunks.exists, "a first job done", first, tmp_path)
+    kill(first)  # SIGKILL: the job it was running is never acknowledged
     done = run.chunks.count()
     run.refresh_from_db()
     assert (run.status, run.chunks_total) == ("running", 80)  # 4 windows + the span, x 16 jobs of one set
@@ -205,9 +209,14 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, worke
     # A second worker puts the dead one's unacknowledged jobs back on the queue once they are a
     # second old: when it starts, and every second after.
     time.sleep(1)
-    workers(CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(RESTORE_FAST))
+    second = workers(CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(RESTORE_FAST))
 
-    wait_for(lambda: WalkForwardRun.objects.get(pk=run.pk).status != "running", "the run finished", tmp_path)
+    wait_for(
+        lambda: WalkForwardRun.objects.get(pk=run.pk).status != "running",
+        "the run finished",
+        second,
+        tmp_path,
+    )
 
     run.refresh_from_db()
     assert (run.status, run.error) == ("done", "")
