@@ -32,8 +32,12 @@ class ArraySignalStrategy(Strategy):
 
     reasons: dict[int, str] = {}
 
-    def initialize(self, config: StrategyConfig) -> None:
+    def __init__(self, config: StrategyConfig) -> None:
+        super().__init__(config)
         self._indicators: dict[str, dict[str, np.ndarray]] = {}
+
+    def initialize(self, config: StrategyConfig) -> None:
+        self._indicators.clear()
         self.codes = {symbol: self.signal_codes(data, config) for symbol, data in self.datas.items()}
         self.__dict__.pop("_signal_lists", None)
 
