@@ -131,7 +131,9 @@ class WalkForwardTrial(models.Model):
     parameters = models.JSONField(default=dict)
     metrics = models.JSONField(null=True, blank=True, help_text="PerformanceMetrics; null when it failed.")
     error = models.TextField(blank=True, help_text="Why the set could not run (invalid parameters).")
-    returns = models.JSONField(null=True, blank=True, help_text="Per-bar returns (whole-span trials only).")
+    returns = models.BinaryField(
+        null=True, blank=True, help_text="Per-bar returns as little-endian float64 (whole-span trials only)."
+    )
 
     class Meta:
         ordering = ["run", "window", "combo"]

@@ -9,6 +9,7 @@ marks the job done, so a retried or duplicated job never stores a trial twice; t
 the trials back from the database. Without a broker (the embedded mode) the chord runs inline.
 """
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import structlog
 from celery import chord
@@ -369,6 +371,8 @@ walk_forward_inputs_clear = _inputs_cached.cache_clear
 
 
 def _trial_row(trial: Trial) -> dict[str, Any]:
+    """A trial as the row's fields; its returns as raw float64 bytes (exact, and a tenth of the
+    work of JSON for the thousands of returns a whole-span trial has)."""
     data = trial_json(trial)
     return {
         "window": WHOLE_SPAN if data["window"] is None else data["window"],
@@ -376,20 +380,25 @@ def _trial_row(trial: Trial) -> dict[str, Any]:
         "parameters": data["parameters"],
         "metrics": data["metrics"],
         "error": data["error"] or "",
-        "returns": data["returns"],
+        "returns": None if trial.returns is None else trial.returns.astype("<f8").tobytes(),
     }
 
 
 def _trial_from_row(row: WalkForwardTrial) -> Trial:
-    return trial_from_json(
+    trial = trial_from_json(
         {
             "window": None if row.window == WHOLE_SPAN else row.window,
             "combo": row.combo,
             "parameters": row.parameters,
             "metrics": row.metrics,
             "error": row.error or None,
-            "returns": row.returns,
+            "returns": None,
         }
+    )
+    if row.returns is None:
+        return trial
+    return dataclasses.replace(
+        trial, returns=np.frombuffer(bytes(row.returns), dtype="<f8").astype("float64")
     )
 
 

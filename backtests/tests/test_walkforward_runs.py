@@ -303,7 +303,7 @@ def test_a_job_whose_chunk_row_was_lost_overwrites_its_trials_instead_of_adding_
         (ids[0], WHOLE_SPAN, 0),
         (ids[1], WHOLE_SPAN, 1),
     ]
-    assert len(run.trials.get(combo=0).returns) == 502  # per-bar returns of the whole span
+    assert len(run.trials.get(combo=0).returns) == 502 * 8  # per-bar returns of the whole span, float64
     assert walk_forward_progress(run=run) == {"done": 1, "total": 10}
 
 
