@@ -2,6 +2,9 @@
 starting either (POST /runs/ with its kind)."""
 
 import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from django.http import FileResponse
 from django.urls import reverse
@@ -360,6 +363,38 @@ RUN_LIST = PolymorphicProxySerializer(
 )
 
 
+class RecordedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Reads of one kind of recorded run (numeric ids, newest first) and its HTML report."""
+
+    lookup_value_regex = r"\d+"
+    ordering_fields = ["created_at", "finished_at"]
+    ordering = ["-created_at", "-id"]
+    list_serializer: type[serializers.Serializer]
+    detail_serializer: type[serializers.Serializer]
+    run_get: Callable[..., Any]  # run_get(run_id=...) -> the run, or NotFound
+    report_get: Callable[..., Path]  # report_get(run=...) -> its report file, or NotFound
+
+    def get_serializer_class(self):
+        return self.list_serializer if self.action == "list" else self.detail_serializer
+
+    def get_object(self):
+        run = self.run_get(run_id=self.kwargs["pk"])
+        self.check_object_permissions(self.request, run)
+        return run
+
+    @extend_schema(
+        summary="The HTML report of a finished run",
+        responses={
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="a self-contained HTML page"),
+            404: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="report", url_name="report")
+    def report(self, request, pk=None):
+        path = self.report_get(run=self.get_object())
+        return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Runs of both kinds (backtests and walk-forwards), newest first",
@@ -372,22 +407,14 @@ RUN_LIST = PolymorphicProxySerializer(
         responses={200: BacktestRunDetailSerializer, 404: ErrorSerializer},
     ),
 )
-class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class BacktestRunViewSet(RecordedRunViewSet):
     filterset_class = BacktestRunFilter
-    lookup_value_regex = r"\d+"
-    ordering_fields = ["created_at", "finished_at"]
-    ordering = ["-created_at", "-id"]
+    list_serializer, detail_serializer = BacktestRunSerializer, BacktestRunDetailSerializer
+    run_get = staticmethod(backtest_run_get)
+    report_get = staticmethod(backtest_report_get)
 
     def get_queryset(self):
         return backtest_run_list()
-
-    def get_serializer_class(self):
-        return BacktestRunSerializer if self.action == "list" else BacktestRunDetailSerializer
-
-    def get_object(self) -> BacktestRun:
-        run = backtest_run_get(run_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, run)
-        return run
 
     def list(self, request):
         params = request.query_params
@@ -468,18 +495,6 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         body = WalkForwardRunDetailSerializer(run, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        summary="The HTML report of a finished backtest run",
-        responses={
-            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="a self-contained HTML page"),
-            404: ErrorSerializer,
-        },
-    )
-    @action(detail=True, methods=["get"], url_path="report", url_name="report")
-    def report(self, request, pk=None):
-        path = backtest_report_get(run=self.get_object())
-        return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
-
 
 def _filtered(filterset):
     if not filterset.is_valid():
@@ -494,33 +509,13 @@ def _filtered(filterset):
         responses={200: WalkForwardRunDetailSerializer, 404: ErrorSerializer},
     ),
 )
-class WalkForwardRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WalkForwardRunViewSet(RecordedRunViewSet):
     """Walk-forwards are started with POST /api/v1/runs/ and kind walk_forward."""
 
     filterset_class = WalkForwardRunFilter
-    lookup_value_regex = r"\d+"
-    ordering_fields = ["created_at", "finished_at"]
-    ordering = ["-created_at", "-id"]
+    list_serializer, detail_serializer = WalkForwardRunSerializer, WalkForwardRunDetailSerializer
+    run_get = staticmethod(walk_forward_run_get)
+    report_get = staticmethod(walk_forward_report_get)
 
     def get_queryset(self):
         return walk_forward_run_list()
-
-    def get_serializer_class(self):
-        return WalkForwardRunSerializer if self.action == "list" else WalkForwardRunDetailSerializer
-
-    def get_object(self) -> WalkForwardRun:
-        run = walk_forward_run_get(run_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, run)
-        return run
-
-    @extend_schema(
-        summary="The HTML report of a finished walk-forward run",
-        responses={
-            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="a self-contained HTML page"),
-            404: ErrorSerializer,
-        },
-    )
-    @action(detail=True, methods=["get"], url_path="report", url_name="report")
-    def report(self, request, pk=None):
-        path = walk_forward_report_get(run=self.get_object())
-        return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")

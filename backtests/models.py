@@ -10,12 +10,11 @@ from marketdata.choices import TimeframeChoices
 MAX_STORED_CURVE_POINTS = 5000
 
 
-class BacktestRun(models.Model):
+class RecordedRun(models.Model):
+    """What every recorded run has: what it ran on, its status and error, its report, who asked and
+    when it ran."""
+
     strategy = models.CharField(max_length=64)
-    config = models.JSONField(
-        default=dict,
-        help_text='{"strategy": the StrategyConfig, "backtest": the BacktestConfig}; Decimals as strings.',
-    )
     symbols = models.JSONField(default=list)
     timeframe = models.CharField(max_length=3, choices=TimeframeChoices.choices)
     start = models.DateTimeField(null=True, blank=True)
@@ -24,6 +23,25 @@ class BacktestRun(models.Model):
     csv_path = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     error = models.TextField(blank=True)
+    report_path = models.CharField(max_length=500, blank=True, help_text="The HTML report, once done.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class BacktestRun(RecordedRun):
+    config = models.JSONField(
+        default=dict,
+        help_text='{"strategy": the StrategyConfig, "backtest": the BacktestConfig}; Decimals as strings.',
+    )
     metrics = models.JSONField(null=True, blank=True, help_text="PerformanceMetrics, once done.")
     equity_curve = models.JSONField(
         default=list,
@@ -42,17 +60,6 @@ class BacktestRun(models.Model):
             "pnl, commission}."
         ),
     )
-    report_path = models.CharField(max_length=500, blank=True, help_text="The HTML report, once done.")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return (
@@ -60,11 +67,10 @@ class BacktestRun(models.Model):
         )
 
 
-class WalkForwardRun(models.Model):
+class WalkForwardRun(RecordedRun):
     """A walk-forward optimisation: its request, its progress (chunks of trials done by the workers)
     and, once done, its result document and headline figures."""
 
-    strategy = models.CharField(max_length=64)
     strategy_config = models.JSONField(default=dict, help_text="The base StrategyConfig.")
     walk_forward_config = models.JSONField(
         default=dict, help_text="The WalkForwardConfig: windows, parameter grid, objective, rules."
@@ -72,14 +78,6 @@ class WalkForwardRun(models.Model):
     backtest_config = models.JSONField(
         default=dict, help_text="The BacktestConfig of every backtest in it; Decimals as strings."
     )
-    symbols = models.JSONField(default=list)
-    timeframe = models.CharField(max_length=3, choices=TimeframeChoices.choices)
-    start = models.DateTimeField(null=True, blank=True)
-    end = models.DateTimeField(null=True, blank=True)
-    source = models.CharField(max_length=8, choices=DataSource.choices, default=DataSource.STORED)
-    csv_path = models.CharField(max_length=500, blank=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    error = models.TextField(blank=True)
     chunk_size = models.PositiveIntegerField(help_text="Parameter sets per job (a Celery task).")
     chunks_total = models.PositiveIntegerField(
         default=0, help_text="Jobs in the plan, once planned; the jobs done are its chunk rows."
@@ -97,17 +95,6 @@ class WalkForwardRun(models.Model):
     )
     dsr_probability = models.FloatField(null=True, blank=True, help_text="Deflated Sharpe ratio, 0..1.")
     pbo = models.FloatField(null=True, blank=True, help_text="Probability of backtest overfitting, 0..1.")
-    report_path = models.CharField(max_length=500, blank=True, help_text="The HTML report, once done.")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return (
