@@ -51,6 +51,7 @@ format: $(VENV)/.dev
 bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.backtest
+	$(BIN)/python -m benchmarks.walkforward
 
 run: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0
