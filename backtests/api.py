@@ -3,7 +3,6 @@ starting either (POST /runs/ with its kind)."""
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from django.http import FileResponse
@@ -28,12 +27,11 @@ from backtests.core.walkforward import WalkForwardConfig, WindowType
 from backtests.filters import BacktestRunFilter, WalkForwardRunFilter
 from backtests.models import BacktestRun, WalkForwardRun
 from backtests.selectors import (
-    backtest_report_get,
     backtest_run_get,
     backtest_run_list,
     run_kinds_list,
+    run_report_get,
     walk_forward_progress,
-    walk_forward_report_get,
     walk_forward_run_get,
     walk_forward_run_list,
 )
@@ -372,7 +370,6 @@ class RecordedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     list_serializer: type[serializers.Serializer]
     detail_serializer: type[serializers.Serializer]
     run_get: Callable[..., Any]  # run_get(run_id=...) -> the run, or NotFound
-    report_get: Callable[..., Path]  # report_get(run=...) -> its report file, or NotFound
 
     def get_serializer_class(self):
         return self.list_serializer if self.action == "list" else self.detail_serializer
@@ -391,7 +388,7 @@ class RecordedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     )
     @action(detail=True, methods=["get"], url_path="report", url_name="report")
     def report(self, request, pk=None):
-        path = self.report_get(run=self.get_object())
+        path = run_report_get(run=self.get_object())
         return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
 
 
@@ -411,7 +408,6 @@ class BacktestRunViewSet(RecordedRunViewSet):
     filterset_class = BacktestRunFilter
     list_serializer, detail_serializer = BacktestRunSerializer, BacktestRunDetailSerializer
     run_get = staticmethod(backtest_run_get)
-    report_get = staticmethod(backtest_report_get)
 
     def get_queryset(self):
         return backtest_run_list()
@@ -515,7 +511,6 @@ class WalkForwardRunViewSet(RecordedRunViewSet):
     filterset_class = WalkForwardRunFilter
     list_serializer, detail_serializer = WalkForwardRunSerializer, WalkForwardRunDetailSerializer
     run_get = staticmethod(walk_forward_run_get)
-    report_get = staticmethod(walk_forward_report_get)
 
     def get_queryset(self):
         return walk_forward_run_list()

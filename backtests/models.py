@@ -14,6 +14,8 @@ class RecordedRun(models.Model):
     """What every recorded run has: what it ran on, its status and error, its report, who asked and
     when it ran."""
 
+    label: str  # what messages call the run ("backtest run")
+
     strategy = models.CharField(max_length=64)
     symbols = models.JSONField(default=list)
     timeframe = models.CharField(max_length=3, choices=TimeframeChoices.choices)
@@ -38,6 +40,7 @@ class RecordedRun(models.Model):
 
 
 class BacktestRun(RecordedRun):
+    label = "backtest run"  # in messages
     config = models.JSONField(
         default=dict,
         help_text='{"strategy": the StrategyConfig, "backtest": the BacktestConfig}; Decimals as strings.',
@@ -70,6 +73,8 @@ class BacktestRun(RecordedRun):
 class WalkForwardRun(RecordedRun):
     """A walk-forward optimisation: its request, its progress (chunks of trials done by the workers)
     and, once done, its result document and headline figures."""
+
+    label = "walk-forward run"  # in messages
 
     strategy_config = models.JSONField(default=dict, help_text="The base StrategyConfig.")
     walk_forward_config = models.JSONField(

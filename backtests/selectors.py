@@ -9,7 +9,7 @@ import pandas as pd
 from django.db.models import Count, QuerySet, Value
 
 from backtests.choices import RunKind, RunStatus
-from backtests.models import BacktestRun, WalkForwardRun, WalkForwardTrial
+from backtests.models import BacktestRun, RecordedRun, WalkForwardRun, WalkForwardTrial
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
 from marketdata.core.providers.csv import CSVProvider
@@ -28,13 +28,13 @@ def backtest_run_get(*, run_id: int) -> BacktestRun:
         raise NotFound(f"no backtest run #{run_id}") from None
 
 
-def backtest_report_get(*, run: BacktestRun) -> Path:
-    """The HTML report file of a finished run."""
+def run_report_get(*, run: RecordedRun) -> Path:
+    """The HTML report file of a finished run (a backtest or a walk-forward)."""
     path = Path(run.report_path) if run.report_path else None
     if run.status != RunStatus.DONE or path is None:
-        raise NotFound(f"the report of backtest run #{run.pk} is not ready (status {run.status})")
+        raise NotFound(f"the report of {run.label} #{run.pk} is not ready (status {run.status})")
     if not path.is_file():
-        raise NotFound(f"the report of backtest run #{run.pk} is missing from the artifact storage")
+        raise NotFound(f"the report of {run.label} #{run.pk} is missing from the artifact storage")
     return path
 
 
@@ -119,16 +119,6 @@ def walk_forward_progress(*, run: WalkForwardRun) -> dict[str, int]:
 
 def walk_forward_trial_list(*, run: WalkForwardRun) -> QuerySet[WalkForwardTrial]:
     return WalkForwardTrial.objects.filter(run=run).order_by("window", "combo")
-
-
-def walk_forward_report_get(*, run: WalkForwardRun) -> Path:
-    """The HTML report file of a finished walk-forward run."""
-    path = Path(run.report_path) if run.report_path else None
-    if run.status != RunStatus.DONE or path is None:
-        raise NotFound(f"the report of walk-forward run #{run.pk} is not ready (status {run.status})")
-    if not path.is_file():
-        raise NotFound(f"the report of walk-forward run #{run.pk} is missing from the artifact storage")
-    return path
 
 
 def run_kinds_list(
