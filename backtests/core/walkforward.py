@@ -290,7 +290,9 @@ class WalkForwardEngine:
         else:
             window = plan.windows[job.window]
             start, end = window.in_sample_start, window.in_sample_end
-        config = dataclasses.replace(backtest_config, start_date=None, end_date=end, trade_start=start)
+        # The bars up to the span's end, cut once for all the job's sets.
+        bars = {symbol: data.between(None, end) for symbol, data in frames.items()}
+        config = dataclasses.replace(backtest_config, start_date=None, end_date=None, trade_start=start)
         trials = []
         for combo in job.combos:
             parameters = plan.combos[combo]
@@ -301,10 +303,10 @@ class WalkForwardEngine:
                 continue
             if job.window is not None:
                 trials.append(
-                    Trial(job.window, combo, parameters, self.engine.measure(strategy, frames, config))
+                    Trial(job.window, combo, parameters, self.engine.measure(strategy, bars, config))
                 )
                 continue
-            result = self.engine.run(strategy, frames, config)
+            result = self.engine.run(strategy, bars, config)
             returns = bar_returns(result.equity_curve.equity, float(config.initial_capital))
             trials.append(Trial(job.window, combo, parameters, result.metrics, returns=returns))
         return trials
