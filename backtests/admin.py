@@ -16,9 +16,28 @@ def _metric(run: BacktestRun, key: str, suffix: str = "") -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}{suffix}"
 
 
-@admin.register(BacktestRun)
-class BacktestRunAdmin(ReadOnlyAdmin):
+class RecordedRunAdmin(ReadOnlyAdmin):
     """Runs are started from the CLI or the API; here they are looked at, never edited."""
+
+    route: str  # the URL names' prefix ("backtest-run": "backtest-run-report")
+    list_filter = ["status", "strategy", "timeframe", "source"]
+    search_fields = ["strategy"]
+    list_select_related = ["requested_by"]
+
+    @admin.display(description="symbols")
+    def symbol_list(self, run) -> str:
+        return ", ".join(run.symbols)
+
+    @admin.display(description="report")
+    def report(self, run) -> str:
+        if run.status != RunStatus.DONE or not run.report_path:
+            return "—"
+        return format_html('<a href="{}">HTML report</a>', reverse(f"{self.route}-report", args=[run.pk]))
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(RecordedRunAdmin):
+    route = "backtest-run"
 
     list_display = [
         "id",
@@ -33,15 +52,8 @@ class BacktestRunAdmin(ReadOnlyAdmin):
         "created_at",
         "report",
     ]
-    list_filter = ["status", "strategy", "timeframe", "source"]
-    search_fields = ["strategy"]
-    list_select_related = ["requested_by"]
     exclude = ["equity_curve", "trades"]  # thousands of points: the report shows them
     readonly_fields = ["report"]
-
-    @admin.display(description="symbols")
-    def symbol_list(self, run: BacktestRun) -> str:
-        return ", ".join(run.symbols)
 
     @admin.display(description="return")
     def total_return(self, run: BacktestRun) -> str:
@@ -59,20 +71,14 @@ class BacktestRunAdmin(ReadOnlyAdmin):
     def trades_count(self, run: BacktestRun) -> str:
         return _metric(run, "total_trades")
 
-    @admin.display(description="report")
-    def report(self, run: BacktestRun) -> str:
-        if run.status != RunStatus.DONE or not run.report_path:
-            return "—"
-        return format_html('<a href="{}">HTML report</a>', reverse("backtest-run-report", args=[run.pk]))
-
 
 def _figure(value: float | None, fmt: str = "{:,.2f}") -> str:
     return "—" if value is None else fmt.format(value)
 
 
 @admin.register(WalkForwardRun)
-class WalkForwardRunAdmin(ReadOnlyAdmin):
-    """Walk-forwards are started from the CLI or the API; here they are looked at, never edited."""
+class WalkForwardRunAdmin(RecordedRunAdmin):
+    route = "walk-forward-run"
 
     list_display = [
         "id",
@@ -89,18 +95,11 @@ class WalkForwardRunAdmin(ReadOnlyAdmin):
         "created_at",
         "report",
     ]
-    list_filter = ["status", "strategy", "timeframe", "source"]
-    search_fields = ["strategy"]
-    list_select_related = ["requested_by"]
     exclude = ["result"]  # the whole document (curve, trades): the report shows it
     readonly_fields = ["progress", "report", "windows"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(chunks_done=Count("chunks"))
-
-    @admin.display(description="symbols")
-    def symbol_list(self, run: WalkForwardRun) -> str:
-        return ", ".join(run.symbols)
 
     @admin.display(description="jobs done")
     def progress(self, run: WalkForwardRun) -> str:
@@ -148,10 +147,3 @@ class WalkForwardRunAdmin(ReadOnlyAdmin):
             "<table><tr><th>window</th><th>out of sample</th><th>chosen</th><th>return</th></tr>{}</table>",
             rows,
         )
-
-    @admin.display(description="report")
-    def report(self, run: WalkForwardRun) -> str:
-        if run.status != RunStatus.DONE or not run.report_path:
-            return "—"
-        url = reverse("walk-forward-run-report", args=[run.pk])
-        return format_html('<a href="{}">HTML report</a>', url)

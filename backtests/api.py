@@ -107,50 +107,55 @@ def _absolute(serializer: serializers.Serializer, url: str) -> str:
     return request.build_absolute_uri(url) if request else url
 
 
-class BacktestRunSerializer(serializers.ModelSerializer):
-    kind = serializers.SerializerMethodField(help_text="backtest")
+class RecordedRunSerializer(serializers.ModelSerializer):
+    """What a run of either kind shows in a list: its kind, its links, what it ran on and when;
+    each kind puts its own figures between HEAD and TAIL."""
+
+    HEAD = [
+        "id",
+        "kind",
+        "url",
+        "strategy",
+        "symbols",
+        "timeframe",
+        "start",
+        "end",
+        "source",
+        "status",
+        "error",
+    ]
+    TAIL = ["report_url", "requested_by", "created_at", "started_at", "finished_at", "duration_seconds"]
+    kind_value: RunKind
+    route: str  # the URL names' prefix: "<route>-detail", "<route>-report"
+
+    kind = serializers.SerializerMethodField(help_text="backtest or walk_forward")
     url = serializers.SerializerMethodField(help_text="this run's detail")
     symbols = serializers.ListField(child=serializers.CharField(), read_only=True)
-    metrics = PerformanceMetricsSerializer(read_only=True, allow_null=True, help_text="null until done")
     requested_by = serializers.CharField(
         source="requested_by.username", read_only=True, allow_null=True, help_text="who started it"
     )
     report_url = serializers.SerializerMethodField(help_text="the HTML report, once done")
 
-    class Meta:
-        model = BacktestRun
-        fields = [
-            "id",
-            "kind",
-            "url",
-            "strategy",
-            "symbols",
-            "timeframe",
-            "start",
-            "end",
-            "source",
-            "status",
-            "error",
-            "metrics",
-            "report_url",
-            "requested_by",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "duration_seconds",
-        ]
-        read_only_fields = fields
+    def get_kind(self, run) -> str:
+        return self.kind_value.value
 
-    def get_kind(self, run: BacktestRun) -> str:
-        return RunKind.BACKTEST.value
+    def get_url(self, run) -> str:
+        return _absolute(self, reverse(f"{self.route}-detail", args=[run.pk]))
 
-    def get_url(self, run: BacktestRun) -> str:
-        return _absolute(self, reverse("backtest-run-detail", args=[run.pk]))
-
-    def get_report_url(self, run: BacktestRun) -> str | None:
+    def get_report_url(self, run) -> str | None:
         if run.status != RunStatus.DONE:
             return None
-        return _absolute(self, reverse("backtest-run-report", args=[run.pk]))
+        return _absolute(self, reverse(f"{self.route}-report", args=[run.pk]))
+
+
+class BacktestRunSerializer(RecordedRunSerializer):
+    kind_value, route = RunKind.BACKTEST, "backtest-run"
+    metrics = PerformanceMetricsSerializer(read_only=True, allow_null=True, help_text="null until done")
+
+    class Meta:
+        model = BacktestRun
+        fields = [*RecordedRunSerializer.HEAD, "metrics", *RecordedRunSerializer.TAIL]
+        read_only_fields = fields
 
 
 class BacktestRunDetailSerializer(BacktestRunSerializer):
@@ -174,30 +179,14 @@ class WalkForwardProgressSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text="jobs in the plan (0 until the run is planned)")
 
 
-class WalkForwardRunSerializer(serializers.ModelSerializer):
-    kind = serializers.SerializerMethodField(help_text="walk_forward")
-    url = serializers.SerializerMethodField(help_text="this run's detail")
-    symbols = serializers.ListField(child=serializers.CharField(), read_only=True)
+class WalkForwardRunSerializer(RecordedRunSerializer):
+    kind_value, route = RunKind.WALK_FORWARD, "walk-forward-run"
     progress = serializers.SerializerMethodField()
-    requested_by = serializers.CharField(
-        source="requested_by.username", read_only=True, allow_null=True, help_text="who started it"
-    )
-    report_url = serializers.SerializerMethodField(help_text="the HTML report, once done")
 
     class Meta:
         model = WalkForwardRun
         fields = [
-            "id",
-            "kind",
-            "url",
-            "strategy",
-            "symbols",
-            "timeframe",
-            "start",
-            "end",
-            "source",
-            "status",
-            "error",
+            *RecordedRunSerializer.HEAD,
             "progress",
             "trials_count",
             "total_return_pct",
@@ -205,29 +194,13 @@ class WalkForwardRunSerializer(serializers.ModelSerializer):
             "efficiency",
             "dsr_probability",
             "pbo",
-            "report_url",
-            "requested_by",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "duration_seconds",
+            *RecordedRunSerializer.TAIL,
         ]
         read_only_fields = fields
-
-    def get_kind(self, run: WalkForwardRun) -> str:
-        return RunKind.WALK_FORWARD.value
-
-    def get_url(self, run: WalkForwardRun) -> str:
-        return _absolute(self, reverse("walk-forward-run-detail", args=[run.pk]))
 
     @extend_schema_field(WalkForwardProgressSerializer)
     def get_progress(self, run: WalkForwardRun) -> dict[str, int]:
         return walk_forward_progress(run=run)
-
-    def get_report_url(self, run: WalkForwardRun) -> str | None:
-        if run.status != RunStatus.DONE:
-            return None
-        return _absolute(self, reverse("walk-forward-run-report", args=[run.pk]))
 
 
 class WalkForwardRunDetailSerializer(WalkForwardRunSerializer):
