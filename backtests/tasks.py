@@ -1,7 +1,10 @@
 """Celery tasks of backtests: thin, idempotent doors into the services."""
 
+from datetime import timedelta
+
 import structlog
 from celery import shared_task
+from django.conf import settings
 
 from backtests.choices import RunStatus
 from backtests.models import BacktestRun, WalkForwardRun
@@ -10,6 +13,7 @@ from backtests.walkforward_services import (
     walk_forward_chunk_execute,
     walk_forward_run_assemble,
     walk_forward_run_execute,
+    walk_forward_runs_stalled_resume,
 )
 from marketdata.core.errors import ApplicationError
 
@@ -60,3 +64,14 @@ def walk_forward_assemble_task(self, run_id: int) -> None:
         walk_forward_run_assemble(run=run)
     except ApplicationError as exc:
         log.warning("walk-forward failed", run=run.pk, error=exc.message)
+
+
+@shared_task(bind=True, queue="backtests")
+def walk_forward_stalled_resume_task(self) -> None:
+    """Periodic: walk-forwards with no job done for WALK_FORWARD_STALL_SECONDS get their missing
+    jobs sent again (a job the broker lost with a dead worker would leave them running for ever)."""
+    resumed = walk_forward_runs_stalled_resume(
+        stalled_after=timedelta(seconds=settings.WALK_FORWARD_STALL_SECONDS)
+    )
+    if resumed:
+        log.warning("stalled walk-forwards resumed", runs=resumed)

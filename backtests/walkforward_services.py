@@ -13,7 +13,7 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import structlog
 from celery import chord
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from backtests.choices import DataSource, RunStatus
@@ -239,11 +240,56 @@ def walk_forward_run_execute(*, run: WalkForwardRun, fan_out: bool = True) -> Wa
             walk_forward_chunk_execute(run=run, window=job.window, combos=job.combos)
         return walk_forward_run_assemble(run=run)
 
+    _fan_out(run, jobs)
+    return None
+
+
+def walk_forward_run_resume(*, run: WalkForwardRun) -> int:
+    """Send a running run's jobs that are not done to the workers again, with a new assembly after
+    them; the number sent. A job whose message the broker lost (a worker killed as it took it) would
+    otherwise leave the run running for ever; a job sent twice finds its done row and returns. A run
+    whose jobs are all done gets its assembly sent again."""
+    if run.status != RunStatus.RUNNING or not run.chunks_total:
+        return 0
+    done = set(run.chunks.values_list("key", flat=True))
+    missing = [
+        job
+        for job in _inputs(run).plan.jobs(run.chunk_size)
+        if walk_forward_chunk_key(job.window, job.combos) not in done
+    ]
+    log.info("walk-forward resumed", run=run.pk, jobs=len(missing))
+    _fan_out(run, missing)
+    return len(missing)
+
+
+def walk_forward_runs_stalled_resume(*, stalled_after: timedelta) -> list[int]:
+    """Resume the running walk-forwards with no job done for stalled_after (nor started within it);
+    their ids."""
+    quiet_since = timezone.now() - stalled_after
+    runs = (
+        WalkForwardRun.objects.filter(
+            status=RunStatus.RUNNING, started_at__lt=quiet_since, chunks_total__gt=0
+        )
+        .annotate(last_done=Max("chunks__done_at"))
+        .filter(Q(last_done__isnull=True) | Q(last_done__lt=quiet_since))
+    )
+    resumed = []
+    for run in runs:
+        walk_forward_run_resume(run=run)
+        resumed.append(run.pk)
+    return resumed
+
+
+def _fan_out(run: WalkForwardRun, jobs: Sequence[Job]) -> None:
+    """The jobs as a Celery chord on the backtests queue, the assembly as its callback (inline
+    without a broker)."""
     from backtests.tasks import walk_forward_assemble_task, walk_forward_chunk_task
 
     header = [walk_forward_chunk_task.si(run.pk, job.window, list(job.combos)) for job in jobs]
-    chord(header)(walk_forward_assemble_task.si(run.pk))
-    return None
+    if header:
+        chord(header)(walk_forward_assemble_task.si(run.pk))
+    else:
+        walk_forward_assemble_task.delay(run.pk)
 
 
 def walk_forward_chunk_key(window: int | None, combos: Sequence[int]) -> str:

@@ -18,4 +18,9 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=23, day_of_week="mon-fri"),
         "options": {"queue": "monitoring"},
     },
+    "resume-stalled-walk-forwards": {
+        "task": "backtests.tasks.walk_forward_stalled_resume_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "backtests"},
+    },
 }

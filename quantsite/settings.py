@@ -144,6 +144,8 @@ LIVE_TRADING_ENABLED = env.bool("LIVE_TRADING_ENABLED", default=False)
 # this many, and so are the whole span's. Smaller jobs spread wider over the workers and lose less
 # to a dead one; each job costs a task and a transaction.
 WALK_FORWARD_CHUNK_SIZE = env.int("WALK_FORWARD_CHUNK_SIZE", default=30)
+# A running walk-forward with no job done for this long has its missing jobs sent again.
+WALK_FORWARD_STALL_SECONDS = env.int("WALK_FORWARD_STALL_SECONDS", default=900)
 
 # --- auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -26,7 +26,7 @@ from backtests.core.results import BacktestConfig
 from backtests.core.walkforward import WalkForwardConfig, WalkForwardEngine, trial_json, walk_forward_json
 from backtests.models import WalkForwardRun
 from backtests.selectors import stored_bars_get, walk_forward_progress
-from backtests.tasks import walk_forward_run_execute_task
+from backtests.tasks import walk_forward_run_execute_task, walk_forward_stalled_resume_task
 from backtests.walkforward_services import _trial_from_row, walk_forward_run_create
 from marketdata.core.bars import Timeframe
 from quantsite.celery import QUEUES
@@ -207,9 +207,12 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, worke
     assert (run.status, run.chunks_total) == ("running", 80)  # 4 windows + the span, x 16 jobs of one set
     assert 1 <= done < 80, done
     # A second worker puts the dead one's unacknowledged jobs back on the queue once they are a
-    # second old: when it starts, and every second after.
+    # second old: when it starts, and every second after. A job whose message the broker lost as
+    # the first worker took it never comes back that way: the stalled-run sweep (here with no
+    # quiet time) sends the jobs not done again, and duplicates find their done rows.
     time.sleep(1)
-    second = workers(CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(RESTORE_FAST))
+    second = workers(CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(RESTORE_FAST), WALK_FORWARD_STALL_SECONDS="0")
+    client(broker_url).send_task(walk_forward_stalled_resume_task.name, queue="backtests")
 
     wait_for(
         lambda: WalkForwardRun.objects.get(pk=run.pk).status != "running",

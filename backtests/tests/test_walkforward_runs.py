@@ -2,13 +2,14 @@
 no broker), idempotent jobs, the assembled result equal to the in-process walk-forward, failures."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from backtests.core.results import BacktestConfig
 from backtests.core.walkforward import (
@@ -25,11 +26,14 @@ from backtests.walkforward_services import (
     _trial_from_row,
     objective_parse,
     walk_forward_chunk_execute,
+    walk_forward_chunk_key,
     walk_forward_inputs_clear,
     walk_forward_run_assemble,
     walk_forward_run_create,
     walk_forward_run_enqueue,
     walk_forward_run_execute,
+    walk_forward_run_resume,
+    walk_forward_runs_stalled_resume,
 )
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
@@ -432,3 +436,38 @@ def stored_bars_frame_csv(path: Path):
     )
     frame.to_csv(path, index_label="Date")
     return check_bars(CSVProvider(path).read("XYZ", Timeframe.D1)).bars
+
+
+def test_a_run_whose_jobs_were_lost_is_resumed_with_the_missing_ones_only(aaa, artifacts):
+    """As after a broker lost two jobs' messages with a dead worker: three jobs done, seven never
+    coming. Resuming sends the seven (and the assembly); the result is the one-process one."""
+    run = planned(create())
+    for window, combos in ((0, [0, 1]), (1, [2, 3]), (None, [0, 1])):
+        walk_forward_chunk_execute(run=run, window=window, combos=combos)
+
+    with mock.patch("backtests.tasks.walk_forward_chunk_execute", wraps=walk_forward_chunk_execute) as job:
+        sent = walk_forward_run_resume(run=run)
+
+    run.refresh_from_db()
+    assert sent == 7
+    assert sorted(
+        walk_forward_chunk_key(c.kwargs["window"], c.kwargs["combos"]) for c in job.call_args_list
+    ) == sorted(["w0:2-3", "w1:0-1", "w2:0-1", "w2:2-3", "w3:0-1", "w3:2-3", "all:2-3"])
+    assert (run.status, run.error) == ("done", "")
+    assert walk_forward_progress(run=run) == {"done": 10, "total": 10}
+    assert run.trials.count() == 20
+    assert stored(run) == document(in_process())
+    assert walk_forward_run_resume(run=run) == 0  # done: nothing to resume
+
+
+def test_only_runs_quiet_for_the_stall_time_are_resumed(aaa):
+    quiet, busy = planned(create()), planned(create())
+    walk_forward_chunk_execute(run=busy, window=0, combos=[0, 1])
+    long_ago = timezone.now() - timedelta(hours=1)
+    WalkForwardRun.objects.filter(pk__in=[quiet.pk, busy.pk]).update(started_at=long_ago)
+
+    with mock.patch("backtests.walkforward_services.walk_forward_run_resume") as resume:
+        resumed = walk_forward_runs_stalled_resume(stalled_after=timedelta(minutes=15))
+
+    assert resumed == [quiet.pk]  # busy finished a job a moment ago
+    assert [c.kwargs["run"].pk for c in resume.call_args_list] == [quiet.pk]

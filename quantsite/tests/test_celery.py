@@ -22,6 +22,7 @@ def test_every_project_task_names_a_declared_queue():
         "backtests.tasks.walk_forward_run_execute_task": "backtests",
         "backtests.tasks.walk_forward_chunk_task": "backtests",
         "backtests.tasks.walk_forward_assemble_task": "backtests",
+        "backtests.tasks.walk_forward_stalled_resume_task": "backtests",
     }
     assert {task.queue for task in project_tasks.values()} <= set(QUEUES)
 
