@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -87,18 +88,32 @@ def _checked(symbol: str, frame: pd.DataFrame, config: BacktestConfig) -> BarArr
     return bars
 
 
+class Measurement(NamedTuple):
+    metrics: PerformanceMetrics
+    equity: np.ndarray  # every bar's, from the first traded one
+
+
 @dataclass(frozen=True)
 class _Run:
-    """What a simulation gives: the bars, the steps, the curve from the first traded step, the
-    trades, the metrics and the buy-and-hold equity they were measured against."""
+    """What a simulation gives: the bars, the steps and the first traded one, every step's equity,
+    cash and exposure, the trades, the metrics (from the first traded step) and the buy-and-hold
+    equity they were measured against."""
 
     datas: dict[str, BarArrays]
     timeline: pd.DatetimeIndex
-    curve: EquityCurve
+    first: int
+    equity: np.ndarray
+    cash: np.ndarray
+    exposure: np.ndarray
     trades: Trades
     metrics: PerformanceMetrics
     benchmark: np.ndarray
     path: str
+
+    def curve(self) -> EquityCurve:
+        """The equity curve from the first traded step."""
+        at = self.first
+        return EquityCurve(self.timeline[at:], self.equity[at:], self.cash[at:], self.exposure[at:])
 
 
 class BacktestEngine:
@@ -117,15 +132,15 @@ class BacktestEngine:
         (an error says why it cannot); False always runs the bar-by-bar loop."""
         started = datetime.now(UTC)
         run = self._simulate(strategy, data, config, fast)
-        first = len(run.timeline) - len(run.curve)
+        curve, first = run.curve(), run.first
         closes = {}
         for symbol, bars in run.datas.items():
-            start = first if len(bars) == len(run.timeline) else int(bars.ts.searchsorted(run.curve.ts[0]))
+            start = first if len(bars) == len(run.timeline) else int(bars.ts.searchsorted(curve.ts[0]))
             closes[symbol] = pd.Series(bars.close[start:], index=bars.ts[start:], name="close")
         return BacktestResult(
             strategy_id=strategy.config.name or strategy.name,
             config=config,
-            equity_curve=run.curve,
+            equity_curve=curve,
             trades=run.trades,
             metrics=run.metrics,
             start_time=started,
@@ -134,11 +149,11 @@ class BacktestEngine:
                 "strategy": strategy.name,
                 "parameters": strategy.params.model_dump(),
                 "symbols": list(run.datas),
-                "bars": len(run.curve),
+                "bars": len(curve),
                 "path": run.path,
             },
             prices=closes,
-            benchmark_curve=pd.Series(run.benchmark, index=run.curve.ts),
+            benchmark_curve=pd.Series(run.benchmark, index=curve.ts),
         )
 
     def measure(
@@ -148,9 +163,10 @@ class BacktestEngine:
         config: BacktestConfig,
         *,
         fast: bool | None = None,
-    ) -> PerformanceMetrics:
-        """run()'s metrics alone, without building the result's series (parameter searches)."""
-        return self._simulate(strategy, data, config, fast).metrics
+    ) -> "Measurement":
+        """run()'s metrics and equity alone, without building the result (parameter searches)."""
+        run = self._simulate(strategy, data, config, fast)
+        return Measurement(run.metrics, run.equity[run.first :])
 
     def _simulate(self, strategy, data, config: BacktestConfig, fast: bool | None) -> "_Run":
         datas = prepare_bars(data, strategy, config)
@@ -160,21 +176,19 @@ class BacktestEngine:
             raise InvalidInput(f"the fast path cannot run this backtest: {reason}")
         use_fast = fast is not False and reason is None
         timeline = bars_timeline(datas)
+        first = config.first_traded_step(timeline)
         if use_fast:
             from backtests.core.fastpath import run_kernel
 
-            curve, trades, traded = run_kernel(strategy, config)
+            equity, cash, exposure, trades, traded = run_kernel(strategy, config, first)
         else:
             with _cyclic_gc_paused():
-                curve, trades, traded = self._loop(strategy, datas, timeline, config)
-        first = config.first_traded_step(timeline)
-        curve = curve.since(first)
+                equity, cash, exposure, trades, traded = self._loop(strategy, datas, timeline, config, first)
         capital = float(config.initial_capital)
         benchmark = _buy_and_hold(datas, timeline, first, capital)
         metrics = compute_metrics(
-            timestamps=curve.ts,
-            equity=curve.equity,
-            exposure=curve.exposure,
+            equity=equity[first:],
+            exposure=exposure[first:],
             trades=trades,
             traded_notional=traded,
             initial_capital=capital,
@@ -182,7 +196,8 @@ class BacktestEngine:
             benchmark_close=benchmark,
             risk_free_rate=config.risk_free_rate,
         )
-        return _Run(datas, timeline, curve, trades, metrics, benchmark, "fast" if use_fast else "event")
+        path = "fast" if use_fast else "event"
+        return _Run(datas, timeline, first, equity, cash, exposure, trades, metrics, benchmark, path)
 
     def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
         """Why the compiled kernel cannot run this backtest, or None when it can."""
@@ -208,6 +223,7 @@ class BacktestEngine:
         datas: dict[str, BarArrays],
         timeline: pd.DatetimeIndex,
         config: BacktestConfig,
+        first: int,
     ):
         portfolio = Portfolio(float(config.initial_capital))
         commission, slippage = costs_of(config)
@@ -220,7 +236,6 @@ class BacktestEngine:
         )
         ledger = TradeLedger()
         check = self.risk_manager.check_order
-        first = config.first_traded_step(timeline)
         n = len(timeline)
         steps = _bars_by_step(timeline, datas)
         if config.timeframe.is_intraday:
@@ -282,8 +297,8 @@ class BacktestEngine:
                     broker.end_of_session(bar_index)
                 if wants_close:
                     strategy.daily_close()
-        curve = _curve(timeline, datas, changes, float(config.initial_capital))
-        return curve, Trades.from_records(ledger.trades), portfolio.traded_notional
+        equity, cash, exposure = _curve(timeline, datas, changes, float(config.initial_capital))
+        return equity, cash, exposure, Trades.from_records(ledger.trades), portfolio.traded_notional
 
 
 def bars_timeline(datas: Mapping[str, BarArrays]) -> pd.DatetimeIndex:
@@ -346,8 +361,8 @@ def _curve(
     datas: dict[str, BarArrays],
     changes: list[tuple[int, float, dict[str, float]]],
     initial_capital: float,
-) -> EquityCurve:
-    """Every step's cash, equity and gross exposure from the portfolio after each step with fills,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every step's equity, cash and gross exposure from the portfolio after each step with fills,
     with Portfolio.valuation's arithmetic in its order: equity = cash + (0 + each position x its
     latest close), exposure = the sum of |position x close| / equity (0 when equity <= 0)."""
     n = len(timeline)
@@ -369,7 +384,7 @@ def _curve(
     equity = cash + net
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(equity > 0, gross / equity, 0.0)
-    return EquityCurve(timeline, equity, cash, exposure)
+    return equity, cash, exposure
 
 
 def _buy_and_hold(

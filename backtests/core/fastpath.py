@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from backtests.core.results import BacktestConfig, EquityCurve
+from backtests.core.results import BacktestConfig
 from execution.core.ledger import round_trips
 from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, SIGNAL_LONG, SIGNAL_SHORT, Strategy
 
@@ -172,12 +172,12 @@ def _kernel(
     )
 
 
-def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple:
-    """The kernel's arrays for a bound strategy: equity, cash, exposure per bar, then the fills'
-    bars, signs, quantities, prices and commissions, then the traded notional."""
+def kernel_run(strategy: Strategy, config: BacktestConfig, first: int) -> tuple:
+    """The kernel's arrays for a bound strategy that acts on no signal before bar first: equity,
+    cash, exposure per bar, then the fills' bars, signs, quantities, prices and commissions, then
+    the traded notional."""
     data = strategy.data
     codes = strategy.signal_arrays()[strategy.symbol]
-    first = config.first_traded_step(data.ts)
     if first:  # warm-up bars: no signal acted on
         codes = codes.copy()
         codes[:first] = NO_SIGNAL
@@ -200,9 +200,9 @@ def kernel_run(strategy: Strategy, config: BacktestConfig) -> tuple:
     )
 
 
-def run_kernel(strategy: Strategy, config: BacktestConfig):
-    """The engine's fast path: the kernel's equity curve, its trades and the traded notional."""
-    data = strategy.data
-    equity, cash, exposure, bars, signs, qtys, prices, comms, traded = kernel_run(strategy, config)
-    trades = round_trips(strategy.symbol, data.ts, bars, signs, qtys, prices, comms)
-    return EquityCurve(data.ts, equity, cash, exposure), trades, traded
+def run_kernel(strategy: Strategy, config: BacktestConfig, first: int):
+    """The engine's fast path: every bar's equity, cash and exposure, the trades and the traded
+    notional."""
+    equity, cash, exposure, bars, signs, qtys, prices, comms, traded = kernel_run(strategy, config, first)
+    trades = round_trips(strategy.symbol, strategy.data.ts, bars, signs, qtys, prices, comms)
+    return equity, cash, exposure, trades, traded

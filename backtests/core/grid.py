@@ -1,8 +1,8 @@
 """Parameter grids: one backtest per combination, on the compiled fast path when the strategy has one.
 
-The bars are validated and turned into arrays once and shared by every combination; each one then
-costs its indicators, its signals and a kernel run, and gets the headline figures computed as
-compute_metrics computes them. A strategy without a fast path runs through the full engine.
+The bars are validated and turned into arrays once and shared by every combination; each one is
+then measured by the engine (BacktestEngine.measure: on the compiled kernel unless something in
+the run needs the bar-by-bar loop) and reported by its headline figures.
 """
 
 import itertools
@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from backtests.core.engine import BacktestEngine, prepare_bars
-from backtests.core.fastpath import kernel_run
-from backtests.core.metrics import bar_returns, drawdowns, periods_per_year, risk_ratios
 from backtests.core.results import BacktestConfig
 from marketdata.core.errors import ApplicationError, InvalidInput
 from strategies.core.config import StrategyConfig
@@ -44,11 +42,7 @@ def grid_search(
     max_drawdown_pct, trades and final_equity, or the reason the combination is invalid (error)."""
     engine = engine or BacktestEngine()
     combos = parameter_grid(grid)
-    first = strategy_build(strategy_config)
-    arrays = prepare_bars(data, first, config)
-    first.bind_arrays(arrays)
-    fast = engine.fast_path_blocker(first, config) is None
-    initial, ppy = float(config.initial_capital), periods_per_year(config.timeframe)
+    arrays = prepare_bars(data, strategy_build(strategy_config), config)
     rows = []
     for combo in combos:
         row: dict = dict(combo)
@@ -59,23 +53,15 @@ def grid_search(
         except ApplicationError as exc:
             rows.append({**row, **dict.fromkeys(COLUMNS), "error": exc.message})
             continue
-        if fast:
-            strategy.bind_arrays(arrays)
-            equity, _, _, fill_bars, *_ = kernel_run(strategy, config)
-            trades = len(fill_bars) // 2
-        else:
-            result = engine.run(strategy, arrays, config, fast=False)
-            equity, trades = result.equity_curve.equity, len(result.trades)
-        final = float(equity[-1])
-        sharpe = risk_ratios(bar_returns(equity, initial), config.risk_free_rate / ppy, ppy)[1]
+        metrics = engine.measure(strategy, arrays, config).metrics
         rows.append(
             {
                 **row,
-                "total_return_pct": (final - initial) / initial * 100.0,
-                "sharpe_ratio": sharpe,
-                "max_drawdown_pct": max(float(drawdowns(equity, initial)[1].max()), 0.0),
-                "trades": trades,
-                "final_equity": final,
+                "total_return_pct": metrics.total_return_pct,
+                "sharpe_ratio": metrics.sharpe_ratio,
+                "max_drawdown_pct": metrics.max_drawdown_pct,
+                "trades": metrics.total_trades,
+                "final_equity": metrics.final_equity,
                 "error": None,
             }
         )

@@ -4,7 +4,7 @@ import math
 from datetime import timedelta
 
 import numpy as np
-import pandas as pd
+from numba import njit
 
 from backtests.core.results import PerformanceMetrics, Trades
 from marketdata.core.bars import Timeframe
@@ -51,7 +51,6 @@ def bar_returns(equity: np.ndarray, initial_capital: float) -> np.ndarray:
 
 def compute_metrics(
     *,
-    timestamps: pd.DatetimeIndex,
     equity: np.ndarray,
     exposure: np.ndarray,
     trades: Trades,
@@ -64,7 +63,7 @@ def compute_metrics(
     """The PerformanceMetrics of a backtest of n bars.
 
     ``equity``, ``exposure`` (gross position value / equity) and ``benchmark_close`` hold one value
-    per bar of ``timestamps``. ppy = periods_per_year(timeframe), years = n / ppy,
+    per bar. ppy = periods_per_year(timeframe), years = n / ppy,
     rf = risk_free_rate / ppy (per bar), r = bar_returns(equity, initial_capital) (r_0 is against
     initial_capital; the series stops at the first bar with equity <= 0). Percentages are in percent
     (5.0 is 5%). No figure is ever NaN or inf: what cannot be computed is None (or 0 where the
@@ -106,36 +105,37 @@ def compute_metrics(
                           return). None with fewer than 2 aligned returns or a constant rb.
         alpha_pct         (mean(r) - beta x mean(rb)) x ppy x 100 over those aligned bars, annualised.
 
-    Raises InvalidInput when the arrays' lengths differ from timestamps', when equity holds NaN or
+    Raises InvalidInput when the arrays' lengths differ, when equity holds NaN or
     inf, when initial_capital <= 0 or when benchmark_close holds a price that is not finite and > 0.
     """
     equity = np.asarray(equity, dtype="float64")
     exposure = np.asarray(exposure, dtype="float64")
     n = equity.size
-    if len(timestamps) != n or exposure.size != n:
-        raise InvalidInput(
-            f"timestamps ({len(timestamps)}), equity ({n}) and exposure ({exposure.size}) differ in length"
-        )
+    if exposure.size != n:
+        raise InvalidInput(f"equity ({n}) and exposure ({exposure.size}) differ in length")
     initial = float(initial_capital)
     if not (np.isfinite(initial) and initial > 0):
         raise InvalidInput(f"initial_capital must be a positive amount, got {initial_capital}")
     if not np.isfinite(equity).all():
         raise InvalidInput("equity holds NaN or inf")
 
+    close = _checked_benchmark(benchmark_close, n)
     ppy = periods_per_year(timeframe)
     years = n / ppy
     final = float(equity[-1]) if n else initial
     total_return = final - initial
     total_return_pct = total_return / initial * 100.0
 
-    returns = bar_returns(equity, initial)
-    volatility_pct, sharpe, sortino = risk_ratios(returns, risk_free_rate / ppy, ppy)
-
-    if n:
-        dd_money, dd_pct = drawdowns(equity, initial)
-        max_drawdown, max_drawdown_pct = max(float(dd_money.max()), 0.0), max(float(dd_pct.max()), 0.0)
-    else:
-        max_drawdown = max_drawdown_pct = 0.0
+    statistics = _curve_statistics(
+        equity, exposure, initial, risk_free_rate / ppy, np.empty(0) if close is None else close
+    )
+    returns, std, mean_excess, downside, max_drawdown, max_drawdown_pct, exposed, equity_sum = statistics[:8]
+    volatility_pct = sharpe = sortino = None
+    if returns >= 2:
+        volatility_pct = std * math.sqrt(ppy) * 100.0 if std > ZERO_STD else 0.0
+    if returns >= 2 and std > ZERO_STD:
+        sharpe = mean_excess / std * math.sqrt(ppy)
+        sortino = mean_excess / downside * math.sqrt(ppy) if downside > ZERO_STD else None
     cagr_pct = _cagr_pct(final / initial, years) if n else None
     calmar = cagr_pct / max_drawdown_pct if cagr_pct is not None and max_drawdown_pct > 0 else None
 
@@ -144,11 +144,17 @@ def compute_metrics(
     trade_returns = trades.return_pct
     held = trades.bars_held
 
-    mean_equity = _mean(equity) if n else 0.0
+    mean_equity = equity_sum / n if n else 0.0
     turnover = float(traded_notional) / mean_equity / years if n and mean_equity > 0 else 0.0
 
-    benchmark = _benchmark(benchmark_close, returns, n, ppy)
-    benchmark_return_pct, beta, alpha_pct = benchmark if benchmark else (None, None, None)
+    benchmark = close is not None and n > 0
+    benchmark_return_pct = beta = alpha_pct = None
+    if benchmark:
+        benchmark_return_pct = float(close[-1] / close[0] - 1.0) * 100.0
+        aligned, market_std, strategy_mean, market_mean, covariance, market_variance = statistics[8:]
+        if aligned >= 2 and market_std > ZERO_STD:
+            beta = covariance / market_variance
+            alpha_pct = (strategy_mean - beta * market_mean) * ppy * 100.0
 
     return PerformanceMetrics(
         total_return=total_return,
@@ -168,7 +174,7 @@ def compute_metrics(
         volatility_pct=volatility_pct,
         sortino_ratio=sortino,
         calmar_ratio=calmar,
-        exposure_pct=int(np.count_nonzero(exposure)) / n * 100.0 if n else 0.0,
+        exposure_pct=exposed / n * 100.0 if n else 0.0,
         turnover=turnover,
         avg_holding_bars=_mean(held) if held.size else None,
         best_trade_pct=float(trade_returns.max()) if trade_returns.size else None,
@@ -181,23 +187,6 @@ def compute_metrics(
     )
 
 
-def risk_ratios(
-    returns: np.ndarray, rf_per_bar: float, ppy: float
-) -> tuple[float | None, float | None, float | None]:
-    """(volatility_pct, sharpe, sortino) as compute_metrics defines them."""
-    if returns.size < 2:
-        return None, None, None
-    std = _std(returns)
-    if std <= ZERO_STD:
-        return 0.0, None, None
-    excess = returns - rf_per_bar
-    mean_excess = _mean(excess)
-    shortfall = np.minimum(excess, 0.0)
-    downside = math.sqrt(float(shortfall @ shortfall) / shortfall.size)
-    sortino = mean_excess / downside * math.sqrt(ppy) if downside > ZERO_STD else None
-    return std * math.sqrt(ppy) * 100.0, mean_excess / std * math.sqrt(ppy), sortino
-
-
 def _cagr_pct(growth: float, years: float) -> float | None:
     if growth <= 0:
         return -100.0
@@ -207,38 +196,92 @@ def _cagr_pct(growth: float, years: float) -> float | None:
         return None
 
 
-def _benchmark(
-    benchmark_close: np.ndarray | None, returns: np.ndarray, n: int, ppy: float
-) -> tuple[float, float | None, float | None] | None:
-    """(benchmark_return_pct, beta, alpha_pct), or None without a benchmark or bars."""
+def _checked_benchmark(benchmark_close: np.ndarray | None, n: int) -> np.ndarray | None:
     if benchmark_close is None:
         return None
     close = np.asarray(benchmark_close, dtype="float64")
     if close.shape != (n,):
         raise InvalidInput(f"benchmark_close has {close.size} values for {n} bars")
-    if not n:
-        return None
     if not (np.isfinite(close).all() and (close > 0).all()):
         raise InvalidInput("benchmark_close holds a price that is not a positive number")
-    return_pct = float(close[-1] / close[0] - 1.0) * 100.0
-    strategy = returns[1:]
-    market = close[1 : strategy.size + 1] / close[: strategy.size] - 1.0
-    if strategy.size < 2 or _std(market) <= ZERO_STD:
-        return return_pct, None, None
-    strategy_mean, market_mean = _mean(strategy), _mean(market)
-    spread = market - market_mean
-    covariance = float((strategy - strategy_mean) @ spread) / (strategy.size - 1)
-    beta = covariance / (float(spread @ spread) / (market.size - 1))
-    alpha_pct = (strategy_mean - beta * market_mean) * ppy * 100.0
-    return return_pct, beta, alpha_pct
+    return close
+
+
+@njit(cache=True)
+def _curve_statistics(equity, exposure, initial, rf_per_bar, close):
+    """compute_metrics' figures of the bars, in one compiled pass over them each (numpy would take
+    some forty calls, and a parameter grid measures thousands of short curves): the number of
+    returns r = bar_returns(equity, initial), std(r, ddof=1), mean(r - rf), the downside deviation
+    sqrt(mean(min(r - rf, 0)^2)), the maximum drawdown in money and in percent, the bars with
+    exposure, the sum of equity; then, with a benchmark (close; empty for none) and at least two
+    aligned returns, their count, std(rb), mean(r), mean(rb), cov(r, rb) and var(rb) (ddof=1; see
+    _benchmark_moments), else zeros."""
+    n = equity.size
+    r = np.empty(n)
+    m = 0
+    previous = initial
+    for t in range(n):
+        r[t] = equity[t] / previous - 1.0
+        m += 1
+        if equity[t] <= 0:  # ruined: the returns stop here
+            break
+        previous = equity[t]
+    r = r[:m]
+    _, std = _mean_std(r)
+    excess_sum = shortfall = 0.0
+    for t in range(m):
+        excess = r[t] - rf_per_bar
+        excess_sum += excess
+        if excess < 0:
+            shortfall += excess * excess
+    peak = initial
+    max_money = max_pct = 0.0
+    exposed = 0
+    equity_sum = 0.0
+    for t in range(n):
+        peak = max(peak, equity[t])
+        below = peak - equity[t]
+        max_money = max(max_money, below)
+        max_pct = max(max_pct, below / peak * 100.0)
+        if exposure[t] != 0:
+            exposed += 1
+        equity_sum += equity[t]
+    market = (0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    if close.size and m >= 3:
+        market = _benchmark_moments(r[1:], close)
+    mean_excess = excess_sum / m if m else 0.0
+    downside = np.sqrt(shortfall / m) if m else 0.0
+    return (m, std, mean_excess, downside, max_money, max_pct, exposed, equity_sum, *market)
+
+
+@njit(cache=True)
+def _benchmark_moments(strategy, close):
+    """The strategy's returns from its second bar against the benchmark's, rb_t = close_t /
+    close_{t-1} - 1, over the same bars: (count, std(rb), mean(r), mean(rb), cov(r, rb), var(rb))."""
+    k = strategy.size
+    market = close[1 : k + 1] / close[:k] - 1.0
+    strategy_mean, _ = _mean_std(strategy)
+    market_mean, market_std = _mean_std(market)
+    covariance = 0.0
+    for t in range(k):
+        covariance += (strategy[t] - strategy_mean) * (market[t] - market_mean)
+    return k, market_std, strategy_mean, market_mean, covariance / (k - 1), market_std * market_std
+
+
+@njit(cache=True)
+def _mean_std(values):
+    """The mean and the sample standard deviation (ddof=1; 0 for fewer than 2 values), two passes."""
+    k = values.size
+    if k == 0:
+        return 0.0, 0.0
+    mean = values.sum() / k
+    if k < 2:
+        return mean, 0.0
+    squares = 0.0
+    for value in values:
+        squares += (value - mean) * (value - mean)
+    return mean, np.sqrt(squares / (k - 1))
 
 
 def _mean(values: np.ndarray) -> float:
     return float(values.sum()) / values.size
-
-
-def _std(values: np.ndarray) -> float:
-    """The sample standard deviation (ddof=1), with one dot product (numpy's std is slow on the
-    short series a parameter grid measures thousands of times)."""
-    spread = values - _mean(values)
-    return math.sqrt(float(spread @ spread) / (values.size - 1))

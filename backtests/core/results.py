@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, overload
 
@@ -52,7 +52,10 @@ class BacktestConfig:
         """The first step of timeline at or after trade_start (0 without one)."""
         if self.trade_start is None:
             return 0
-        first = int(timeline.searchsorted(self.trade_start))
+        # numpy's search on the UTC times: pandas' checks of the key cost more than the search,
+        # and a parameter search asks this of every run.
+        key = np.datetime64(self.trade_start.astimezone(UTC).replace(tzinfo=None))
+        first = int(np.searchsorted(timeline.values, key))
         if first == len(timeline):
             raise InvalidInput(f"no bars at or after trade_start {self.trade_start.isoformat()}")
         return first
@@ -121,12 +124,6 @@ class EquityCurve(Sequence[EquityPoint]):
         return EquityPoint(
             self.ts[i].to_pydatetime(), float(self.equity[i]), float(self.cash[i]), float(self.exposure[i])
         )
-
-    def since(self, step: int) -> "EquityCurve":
-        """The curve from step on."""
-        if not step:
-            return self
-        return EquityCurve(self.ts[step:], self.equity[step:], self.cash[step:], self.exposure[step:])
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(

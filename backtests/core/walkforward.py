@@ -293,6 +293,7 @@ class WalkForwardEngine:
         # The bars up to the span's end, cut once for all the job's sets.
         bars = {symbol: data.between(None, end) for symbol, data in frames.items()}
         config = dataclasses.replace(backtest_config, start_date=None, end_date=None, trade_start=start)
+        capital = float(config.initial_capital)
         trials = []
         for combo in job.combos:
             parameters = plan.combos[combo]
@@ -301,14 +302,10 @@ class WalkForwardEngine:
             except ApplicationError as exc:
                 trials.append(Trial(job.window, combo, parameters, error=exc.message))
                 continue
-            if job.window is not None:
-                trials.append(
-                    Trial(job.window, combo, parameters, self.engine.measure(strategy, bars, config))
-                )
-                continue
-            result = self.engine.run(strategy, bars, config)
-            returns = bar_returns(result.equity_curve.equity, float(config.initial_capital))
-            trials.append(Trial(job.window, combo, parameters, result.metrics, returns=returns))
+            measured = self.engine.measure(strategy, bars, config)
+            # The whole-span trials keep their per-bar returns: the overfitting statistics read them.
+            returns = None if job.window is not None else bar_returns(measured.equity, capital)
+            trials.append(Trial(job.window, combo, parameters, measured.metrics, returns=returns))
         return trials
 
     def assemble(
@@ -402,7 +399,6 @@ def _window_result(
     # The window's round trips, both legs (a position still open at the end is not in them).
     traded = float(np.sum(picked.quantity * (picked.entry_price + picked.exit_price)))
     metrics = compute_metrics(
-        timestamps=curve.ts[start:stop],
         equity=curve.equity[start:stop],
         exposure=curve.exposure[start:stop],
         trades=picked,

@@ -5,7 +5,6 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from backtests.core.metrics import bar_returns, compute_metrics, drawdowns, periods_per_year
@@ -41,7 +40,6 @@ def trade(
 def metrics_of(equity, *, exposure=None, trades=(), traded_notional=0.0, initial=100.0, **kwargs):
     equity = np.asarray(equity, dtype="float64")
     return compute_metrics(
-        timestamps=pd.date_range(T0, periods=equity.size, freq="D"),
         equity=equity,
         exposure=np.zeros(equity.size) if exposure is None else np.asarray(exposure, dtype="float64"),
         trades=Trades.from_records(list(trades)),

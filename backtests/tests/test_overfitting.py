@@ -24,7 +24,7 @@ from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, SIGNAL_LONG, BarArrays
 from strategies.core.builtin import ArraySignalStrategy, MeanReversion, Momentum
 from strategies.core.config import StrategyConfig
 
-Z = NormalDist()  # the standard library's normal, independent of the module's scipy
+Z = NormalDist()
 GAMMA = 0.5772156649015329  # Euler–Mascheroni
 
 

@@ -46,7 +46,11 @@ class Trades(Sequence[Trade]):
     """Round trips held as columns (numpy arrays; the times as DatetimeIndexes) and read as Trade
     tuples, built only when read, so a run of a million bars and its tens of thousands of trades
     does not build objects nobody looks at. Metrics read the columns. Equal to any sequence of the
-    same trades."""
+    same trades.
+
+    The times are given, or else `times` is given: the bars' times, which entry_bar and exit_bar
+    index; entry_time and exit_time are then looked up when first read (a parameter search
+    measures thousands of runs and reads the times of none)."""
 
     def __init__(
         self,
@@ -54,23 +58,34 @@ class Trades(Sequence[Trade]):
         symbol: np.ndarray,
         long: np.ndarray,
         quantity: np.ndarray,
-        entry_time: pd.DatetimeIndex,
         entry_price: np.ndarray,
-        exit_time: pd.DatetimeIndex,
         exit_price: np.ndarray,
         pnl: np.ndarray,
         commission: np.ndarray,
         entry_bar: np.ndarray,
         exit_bar: np.ndarray,
+        entry_time: pd.DatetimeIndex | None = None,
+        exit_time: pd.DatetimeIndex | None = None,
+        times: pd.DatetimeIndex | None = None,
     ) -> None:
+        if (entry_time is None or exit_time is None) and times is None:
+            raise TypeError("Trades needs entry_time and exit_time, or the bars' times")
         self.symbol, self.long, self.quantity = symbol, long, quantity
-        self.entry_time, self.entry_price, self.exit_time, self.exit_price = (
-            entry_time,
-            entry_price,
-            exit_time,
-            exit_price,
-        )
+        self.entry_price, self.exit_price = entry_price, exit_price
         self.pnl, self.commission, self.entry_bar, self.exit_bar = pnl, commission, entry_bar, exit_bar
+        self._entry_time, self._exit_time, self._times = entry_time, exit_time, times
+
+    @property
+    def entry_time(self) -> pd.DatetimeIndex:
+        if self._entry_time is None:
+            self._entry_time = self._times[self.entry_bar]
+        return self._entry_time
+
+    @property
+    def exit_time(self) -> pd.DatetimeIndex:
+        if self._exit_time is None:
+            self._exit_time = self._times[self.exit_bar]
+        return self._exit_time
 
     @classmethod
     def from_records(cls, trades: Sequence[Trade]) -> "Trades":
@@ -225,12 +240,11 @@ def round_trips(symbol: str, ts: pd.DatetimeIndex, bars, signs, qtys, prices, co
         symbol=np.full(len(qty), symbol, dtype=object),
         long=long,
         quantity=qty,
-        entry_time=ts[bars[entry]],
         entry_price=prices[entry],
-        exit_time=ts[bars[exit_]],
         exit_price=prices[exit_],
         pnl=pnl,
         commission=commission,
         entry_bar=bars[entry],
         exit_bar=bars[exit_],
+        times=ts,
     )
