@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Max, QuerySet
+from django.db.models import FloatField, Max, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from marketdata.core.bars import RejectedRow, Timeframe, bar_frame, empty_bar_frame
 from marketdata.core.calendar import day_range, last_closed_session
@@ -41,16 +42,21 @@ def bars_frame_get(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pd.DataFrame:
-    """Stored bars as a float64 BarFrame for the pure core."""
+    """Stored bars as a float64 BarFrame for the pure core. The database hands over the times as
+    text and the prices as doubles, which pandas and numpy read in bulk: a datetime and five
+    Decimals built per row would cost three times as much (every walk-forward job reads its bars)."""
+    prices = (Cast(name, FloatField()) for name in ("open", "high", "low", "close", "volume"))
     rows = list(
         bar_list(instrument=instrument, timeframe=timeframe, start=start, end=end).values_list(
-            "ts", "open", "high", "low", "close", "volume"
+            Cast("ts", TextField()), *prices
         )
     )
     if not rows:
         return empty_bar_frame()
     ts, *columns = zip(*rows, strict=True)
-    return bar_frame(pd.DatetimeIndex(ts), *(np.array(c, dtype="float64") for c in columns))
+    return bar_frame(
+        pd.to_datetime(ts, utc=True, format="ISO8601"), *(np.array(c, dtype="float64") for c in columns)
+    )
 
 
 def last_close_before(*, instrument: Instrument, timeframe: Timeframe, ts: datetime) -> float | None:

@@ -59,10 +59,18 @@ thead th{position:sticky;top:0;background:#f9fafb}
 """
 
 
+_JSON_SCALARS = frozenset({type(None), bool, int, str})
+
+
 def to_plain(value: Any) -> Any:
     """A JSON-serialisable copy of value: Decimal and UUID as strings, datetimes in ISO 8601,
     enums by value, numpy scalars and arrays as Python numbers and lists, dataclasses and mappings as
     dicts, NaN and inf as None (JSON has no such numbers); anything else as its str()."""
+    kind = type(value)  # the plain types first, by exact type (an enum may be an int or a str)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _JSON_SCALARS:
+        return value
     if isinstance(value, Enum):
         return to_plain(value.value)
     if value is None or isinstance(value, bool | int | str):

@@ -245,16 +245,15 @@ class WalkForwardEngine:
         data: pd.DataFrame | Mapping[str, pd.DataFrame],
         wf_config: WalkForwardConfig,
         backtest_config: BacktestConfig,
-        *,
-        chunk_size: int = 30,
     ) -> WalkForwardResult:
-        """The whole walk-forward in this process (strategy_factory defaults to the registry)."""
+        """The whole walk-forward in this process (strategy_factory defaults to the registry), a job
+        per window and one for the whole span."""
         factory = strategy_factory or strategy_build
         frames = self.frames(factory, base_config, data, backtest_config)
         plan = self.plan(frames, wf_config)
         trials = [
             trial
-            for job in plan.jobs(chunk_size)
+            for job in plan.jobs(len(plan.combos))
             for trial in self.evaluate(factory, base_config, frames, plan, job, backtest_config)
         ]
         return self.assemble(factory, base_config, frames, plan, trials, wf_config, backtest_config)

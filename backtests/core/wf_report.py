@@ -492,9 +492,8 @@ def _heatmap(
 ) -> go.Heatmap:
     objective = result.config.objective
     rows, columns = (result.config.parameter_grid[name] for name in names)
-    cells = [
-        [_cell(objective, _find(trials, {names[0]: r, names[1]: c}), best) for c in columns] for r in rows
-    ]
+    found = _by_values(trials, names)
+    cells = [[_cell(objective, found.get((r, c)), best) for c in columns] for r in rows]
     return go.Heatmap(
         z=[[cell.value for cell in row] for row in cells],
         x=[_e(_value(c)) for c in columns],
@@ -520,7 +519,8 @@ def _bars(
 ) -> go.Bar:
     objective = result.config.objective
     values = result.config.parameter_grid[names[0]]
-    cells = [_cell(objective, _find(trials, {names[0]: v}), best) for v in values]
+    found = _by_values(trials, names)
+    cells = [_cell(objective, found.get((v,)), best) for v in values]
     return go.Bar(
         x=[_e(_value(v)) for v in values],
         y=[cell.value for cell in cells],
@@ -561,11 +561,12 @@ def _sets_table(result: WalkForwardResult, window: WalkForwardWindowResult) -> s
     )
 
 
-def _find(trials: Sequence[Trial], parameters: Mapping[str, Any]) -> Trial | None:
+def _by_values(trials: Sequence[Trial], names: Sequence[str]) -> dict[tuple, Trial]:
+    """The trials by their values of the named parameters (the first of any with the same)."""
+    found: dict[tuple, Trial] = {}
     for trial in trials:
-        if all(trial.parameters.get(name) == value for name, value in parameters.items()):
-            return trial
-    return None
+        found.setdefault(tuple(trial.parameters.get(name) for name in names), trial)
+    return found
 
 
 # --- PBO logits -----------------------------------------------------------------------------------

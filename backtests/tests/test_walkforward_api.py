@@ -81,7 +81,7 @@ def test_post_with_kind_walk_forward_starts_one_that_then_shows_done_with_its_re
     assert detail["status"] == "done"
     assert detail["requested_by"] == "alice"
     assert detail["progress"] == {"done": 5, "total": 5}  # 4 windows + the whole span, 4 sets a job
-    assert detail["chunk_size"] == 30
+    assert detail["chunk_size"] == 200
     assert detail["result"] == run.result
     assert len(detail["result"]["windows"]) == 4
     assert detail["result"]["config"]["objective"] == "total_return"

@@ -129,7 +129,7 @@ def test_stored_bars_make_a_recorded_run_with_its_report_and_json(aaa, artifacts
     ]
     assert (wf_run.status, wf_run.chunk_size, wf_run.backtest_config["commission_per_trade"]) == (
         "done",
-        30,
+        200,
         "1.50",
     )
     assert wf_run.walk_forward_config["parameter_grid"] == {"fast": [5, 10], "slow": [20, 40]}

@@ -167,7 +167,7 @@ def test_a_run_keeps_its_configs_as_json_with_exact_money(aaa):
         "1d",
         "stored",
         "queued",
-        30,  # settings.WALK_FORWARD_CHUNK_SIZE
+        200,  # settings.WALK_FORWARD_CHUNK_SIZE
     )
     assert run.walk_forward_config == {
         "in_sample_days": 250,
