@@ -94,26 +94,33 @@ class Measurement(NamedTuple):
 
 
 @dataclass(frozen=True)
-class _Run:
-    """What a simulation gives: the bars, the steps and the first traded one, every step's equity,
-    cash and exposure, the trades, the metrics (from the first traded step) and the buy-and-hold
-    equity they were measured against."""
+class _Bars:
+    """The bars of a backtest as the engine runs them: per symbol, their steps, the first traded
+    step and the buy-and-hold equity from it (the same for every strategy run over them)."""
 
     datas: dict[str, BarArrays]
     timeline: pd.DatetimeIndex
     first: int
+    benchmark: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a simulation gives: every step's equity, cash and exposure, the trades, and the metrics
+    from the first traded step."""
+
+    bars: _Bars
     equity: np.ndarray
     cash: np.ndarray
     exposure: np.ndarray
     trades: Trades
     metrics: PerformanceMetrics
-    benchmark: np.ndarray
     path: str
 
     def curve(self) -> EquityCurve:
         """The equity curve from the first traded step."""
-        at = self.first
-        return EquityCurve(self.timeline[at:], self.equity[at:], self.cash[at:], self.exposure[at:])
+        at = self.bars.first
+        return EquityCurve(self.bars.timeline[at:], self.equity[at:], self.cash[at:], self.exposure[at:])
 
 
 class BacktestEngine:
@@ -131,11 +138,11 @@ class BacktestEngine:
         """Backtest strategy on data. fast=None uses the compiled kernel when it can; True insists
         (an error says why it cannot); False always runs the bar-by-bar loop."""
         started = datetime.now(UTC)
-        run = self._simulate(strategy, data, config, fast)
-        curve, first = run.curve(), run.first
+        run = self._simulate(strategy, self._bars(data, strategy, config), config, fast)
+        curve, first = run.curve(), run.bars.first
         closes = {}
-        for symbol, bars in run.datas.items():
-            start = first if len(bars) == len(run.timeline) else int(bars.ts.searchsorted(curve.ts[0]))
+        for symbol, bars in run.bars.datas.items():
+            start = first if len(bars) == len(run.bars.timeline) else int(bars.ts.searchsorted(curve.ts[0]))
             closes[symbol] = pd.Series(bars.close[start:], index=bars.ts[start:], name="close")
         return BacktestResult(
             strategy_id=strategy.config.name or strategy.name,
@@ -148,56 +155,67 @@ class BacktestEngine:
             metadata={
                 "strategy": strategy.name,
                 "parameters": strategy.params.model_dump(),
-                "symbols": list(run.datas),
+                "symbols": list(run.bars.datas),
                 "bars": len(curve),
                 "path": run.path,
             },
             prices=closes,
-            benchmark_curve=pd.Series(run.benchmark, index=curve.ts),
+            benchmark_curve=pd.Series(run.bars.benchmark, index=curve.ts),
         )
 
     def measure(
         self,
-        strategy: Strategy,
+        strategies: Sequence[Strategy],
         data: pd.DataFrame | Mapping[str, pd.DataFrame] | Mapping[str, BarArrays],
         config: BacktestConfig,
         *,
         fast: bool | None = None,
-    ) -> "Measurement":
-        """run()'s metrics and equity alone, without building the result (parameter searches)."""
-        run = self._simulate(strategy, data, config, fast)
-        return Measurement(run.metrics, run.equity[run.first :])
+    ) -> list[Measurement]:
+        """run()'s metrics and equity of each strategy, without building results, over the same
+        bars prepared once (parameter searches; the strategies share a universe)."""
+        if not strategies:
+            return []
+        bars = self._bars(data, strategies[0], config)
+        measured = []
+        for strategy in strategies:
+            run = self._simulate(strategy, bars, config, fast)
+            measured.append(Measurement(run.metrics, run.equity[bars.first :]))
+        return measured
 
-    def _simulate(self, strategy, data, config: BacktestConfig, fast: bool | None) -> "_Run":
+    @staticmethod
+    def _bars(data, strategy: Strategy, config: BacktestConfig) -> _Bars:
         datas = prepare_bars(data, strategy, config)
-        strategy.bind_arrays(datas)
+        timeline = bars_timeline(datas)
+        first = config.first_traded_step(timeline)
+        return _Bars(
+            datas, timeline, first, _buy_and_hold(datas, timeline, first, float(config.initial_capital))
+        )
+
+    def _simulate(self, strategy: Strategy, bars: _Bars, config: BacktestConfig, fast: bool | None) -> _Run:
+        strategy.bind_arrays(bars.datas)
         reason = self.fast_path_blocker(strategy, config)
         if fast and reason:
             raise InvalidInput(f"the fast path cannot run this backtest: {reason}")
         use_fast = fast is not False and reason is None
-        timeline = bars_timeline(datas)
-        first = config.first_traded_step(timeline)
+        first = bars.first
         if use_fast:
             from backtests.core.fastpath import run_kernel
 
             equity, cash, exposure, trades, traded = run_kernel(strategy, config, first)
         else:
             with _cyclic_gc_paused():
-                equity, cash, exposure, trades, traded = self._loop(strategy, datas, timeline, config, first)
-        capital = float(config.initial_capital)
-        benchmark = _buy_and_hold(datas, timeline, first, capital)
+                equity, cash, exposure, trades, traded = self._loop(strategy, bars, config)
         metrics = compute_metrics(
             equity=equity[first:],
             exposure=exposure[first:],
             trades=trades,
             traded_notional=traded,
-            initial_capital=capital,
+            initial_capital=float(config.initial_capital),
             timeframe=config.timeframe,
-            benchmark_close=benchmark,
+            benchmark_close=bars.benchmark,
             risk_free_rate=config.risk_free_rate,
         )
-        path = "fast" if use_fast else "event"
-        return _Run(datas, timeline, first, equity, cash, exposure, trades, metrics, benchmark, path)
+        return _Run(bars, equity, cash, exposure, trades, metrics, "fast" if use_fast else "event")
 
     def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
         """Why the compiled kernel cannot run this backtest, or None when it can."""
@@ -217,14 +235,8 @@ class BacktestEngine:
 
     # --- the bar-by-bar loop ------------------------------------------------------------------
 
-    def _loop(
-        self,
-        strategy: Strategy,
-        datas: dict[str, BarArrays],
-        timeline: pd.DatetimeIndex,
-        config: BacktestConfig,
-        first: int,
-    ):
+    def _loop(self, strategy: Strategy, bars: _Bars, config: BacktestConfig):
+        datas, timeline, first = bars.datas, bars.timeline, bars.first
         portfolio = Portfolio(float(config.initial_capital))
         commission, slippage = costs_of(config)
         broker = SimulatedBroker(

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from backtests.core.engine import BacktestEngine, prepare_bars
+from backtests.core.engine import BacktestEngine
 from backtests.core.results import BacktestConfig
 from marketdata.core.errors import ApplicationError, InvalidInput
 from strategies.core.config import StrategyConfig
@@ -42,21 +42,24 @@ def grid_search(
     max_drawdown_pct, trades and final_equity, or the reason the combination is invalid (error)."""
     engine = engine or BacktestEngine()
     combos = parameter_grid(grid)
-    arrays = prepare_bars(data, strategy_build(strategy_config), config)
-    rows = []
-    for combo in combos:
-        row: dict = dict(combo)
+    strategies, errors = {}, {}
+    for k, combo in enumerate(combos):
         try:
-            strategy = strategy_build(
+            strategies[k] = strategy_build(
                 strategy_config.model_copy(update={"parameters": {**strategy_config.parameters, **combo}})
             )
         except ApplicationError as exc:
-            rows.append({**row, **dict.fromkeys(COLUMNS), "error": exc.message})
+            errors[k] = exc.message
+    measured = dict(zip(strategies, engine.measure(list(strategies.values()), data, config), strict=True))
+    rows = []
+    for k, combo in enumerate(combos):
+        if k in errors:
+            rows.append({**combo, **dict.fromkeys(COLUMNS), "error": errors[k]})
             continue
-        metrics = engine.measure(strategy, arrays, config).metrics
+        metrics = measured[k].metrics
         rows.append(
             {
-                **row,
+                **combo,
                 "total_return_pct": metrics.total_return_pct,
                 "sharpe_ratio": metrics.sharpe_ratio,
                 "max_drawdown_pct": metrics.max_drawdown_pct,

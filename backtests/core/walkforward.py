@@ -293,18 +293,19 @@ class WalkForwardEngine:
         bars = {symbol: data.between(None, end) for symbol, data in frames.items()}
         config = dataclasses.replace(backtest_config, start_date=None, end_date=None, trade_start=start)
         capital = float(config.initial_capital)
+        built: dict[int, Strategy] = {}
         trials = []
         for combo in job.combos:
-            parameters = plan.combos[combo]
             try:
-                strategy = factory(_with_parameters(base_config, parameters))
+                built[combo] = factory(_with_parameters(base_config, plan.combos[combo]))
             except ApplicationError as exc:
-                trials.append(Trial(job.window, combo, parameters, error=exc.message))
-                continue
-            measured = self.engine.measure(strategy, bars, config)
+                trials.append(Trial(job.window, combo, plan.combos[combo], error=exc.message))
+        measured = self.engine.measure(list(built.values()), bars, config)
+        for combo, measurement in zip(built, measured, strict=True):
             # The whole-span trials keep their per-bar returns: the overfitting statistics read them.
-            returns = None if job.window is not None else bar_returns(measured.equity, capital)
-            trials.append(Trial(job.window, combo, parameters, measured.metrics, returns=returns))
+            returns = None if job.window is not None else bar_returns(measurement.equity, capital)
+            trials.append(Trial(job.window, combo, plan.combos[combo], measurement.metrics, returns=returns))
+        trials.sort(key=lambda t: t.combo)
         return trials
 
     def assemble(

@@ -207,3 +207,24 @@ def test_a_trade_start_after_the_last_bar_is_refused():
         BacktestEngine().run(
             strategy_build(StrategyConfig(strategy="buy_and_hold")), {"X": bars([2], [10])}, config
         )
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_measuring_several_strategies_gives_each_one_what_its_run_gives(fast):
+    # Given three momentum strategies over the same bars, traded from the fifth bar on
+    data = v_shaped(n_down=12, n_up=12)
+    configs = [StrategyConfig(strategy="momentum", parameters={"fast": f, "slow": 6}) for f in (2, 3, 4)]
+    config = BacktestConfig(trade_start=data.index[4])
+    engine = BacktestEngine()
+
+    # When they are measured together
+    measured = engine.measure([strategy_build(c) for c in configs], data, config, fast=fast)
+
+    # Then each has the metrics and the equity of its own full run
+    assert len(measured) == 3
+    for strategy_config, measurement in zip(configs, measured, strict=True):
+        result = engine.run(strategy_build(strategy_config), data, config, fast=fast)
+        assert measurement.metrics == result.metrics
+        np.testing.assert_array_equal(measurement.equity, result.equity_curve.equity)
+    assert measured[0].metrics != measured[2].metrics  # the sets differ, and so do their figures
+    assert engine.measure([], data, config) == []
