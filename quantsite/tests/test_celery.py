@@ -1,7 +1,9 @@
 """Celery wiring: one queue per workload, every schedule declared once and pointing at a real task."""
 
 import pytest
+from celery import signals
 
+import quantsite.celery
 from quantsite.celery import QUEUES, app
 from quantsite.schedules import BEAT_SCHEDULE
 
@@ -36,3 +38,21 @@ def test_every_schedule_runs_a_registered_task_on_a_declared_queue():
 def test_embedded_mode_runs_tasks_eagerly():
     assert app.conf.task_always_eager is True
     assert app.conf.task_acks_late is True
+
+
+@pytest.mark.parametrize(("eager", "checks"), [(False, 1), (True, 0)])
+def test_a_worker_checks_its_database_connections_before_each_task(monkeypatch, eager, checks):
+    # Given a task about to run in a worker (or eagerly, inside its caller's transaction)
+    calls = []
+    monkeypatch.setattr(quantsite.celery, "close_old_connections", lambda: calls.append("checked"))
+    task = app.tasks["backtests.tasks.walk_forward_chunk_task"]
+    task.push_request(is_eager=eager)
+    try:
+        # When Celery announces it
+        signals.task_prerun.send(sender=task, task_id="t1", task=task, args=(), kwargs={})
+    finally:
+        task.pop_request()
+
+    # Then a worker's stale or broken connections are closed first; an eager task's are left alone
+    assert len(calls) == checks
+    assert app.conf.db_reuse_max == 1000  # and Celery itself no longer reconnects for every task
