@@ -232,11 +232,14 @@ def _returns_matrix(trial_returns: np.ndarray, partitions: int) -> np.ndarray:
 
 def _sharpe_of_halves(blocks: np.ndarray, in_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(IS, OOS) per-bar Sharpe ratios, splits x N, from each block's sums of returns and squares:
-    a half's sums are its blocks' sums, the other half's the totals less them."""
-    chosen = np.zeros((len(in_sample), len(blocks)))
-    chosen[np.arange(len(in_sample))[:, None], in_sample] = 1.0
+    a half's sums are its blocks' sums, the other half's the totals less them. (Summed, not
+    multiplied by a 0/1 matrix: a matrix product would start BLAS threads, which spin on cores
+    that other workers need.)"""
     sums, squares = blocks.sum(axis=1), (blocks**2).sum(axis=1)
-    is_sums, is_squares = chosen @ sums, chosen @ squares
+    is_sums, is_squares = sums[in_sample[:, 0]], squares[in_sample[:, 0]]
+    for block in in_sample.T[1:]:
+        is_sums += sums[block]
+        is_squares += squares[block]
     oos_sums, oos_squares = sums.sum(axis=0) - is_sums, squares.sum(axis=0) - is_squares
     rows = blocks.shape[1] * in_sample.shape[1]
     return _sharpe_from_sums(is_sums, is_squares, rows), _sharpe_from_sums(oos_sums, oos_squares, rows)
