@@ -2,11 +2,15 @@
 
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import structlog
-from celery import shared_task
+from celery import shared_task, signals
 from django.conf import settings
 
 from backtests.choices import RunStatus
+from backtests.core.engine import BacktestEngine
+from backtests.core.results import BacktestConfig
 from backtests.models import BacktestRun, WalkForwardRun
 from backtests.services import backtest_run_execute
 from backtests.walkforward_services import (
@@ -15,7 +19,10 @@ from backtests.walkforward_services import (
     walk_forward_run_execute,
     walk_forward_runs_stalled_resume,
 )
+from marketdata.core.bars import bar_frame
 from marketdata.core.errors import ApplicationError
+from strategies.core.config import StrategyConfig
+from strategies.core.registry import strategy_build
 
 log = structlog.get_logger(__name__)
 
@@ -75,3 +82,17 @@ def walk_forward_stalled_resume_task(self) -> None:
     )
     if resumed:
         log.warning("stalled walk-forwards resumed", runs=resumed)
+
+
+@signals.worker_init.connect
+def _compiled_code_loaded(sender, **_) -> None:
+    """A worker that takes backtests runs a small one in its main process before it forks its pool,
+    so that every pool process starts with the compiled kernel and metrics loaded (from numba's
+    cache, or compiled) instead of loading them at its first task."""
+    if "backtests" not in sender.app.amqp.queues.consume_from:
+        return
+    close = 100.0 + 10.0 * np.sin(np.arange(60) / 5.0)  # SMA(10) and SMA(20) cross
+    days = pd.date_range("2024-01-01", periods=60, tz="UTC")
+    bars = bar_frame(days, close, close + 1, close - 1, close, np.full(60, 1e6))
+    strategy = strategy_build(StrategyConfig(strategy="momentum", universe=["WARM"]))
+    BacktestEngine().measure([strategy], bars, BacktestConfig(), fast=True)
