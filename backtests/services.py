@@ -22,10 +22,10 @@ from backtests.core.results import BacktestConfig, BacktestResult, FillTiming
 from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
 from backtests.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from marketdata.core.bars import Timeframe
-from marketdata.core.errors import InvalidInput
+from marketdata.core.errors import InvalidInput, validation_message
 from quantsite.runs import run_recorded
 from strategies.core.base import Strategy
-from strategies.core.config import StrategyConfig, validation_message
+from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
 
 FILL_TIMINGS = get_args(FillTiming)

@@ -7,6 +7,8 @@ with the status below; the CLI prints the message on one line.
 
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class ApplicationError(Exception):
     code = "application_error"
@@ -63,3 +65,17 @@ class ProviderError(ServiceUnavailable):
 class RateLimited(ProviderError):
     code = "rate_limited"
     status = 429
+
+
+def validation_message(exc: ValidationError, prefix: str) -> str:
+    """Pydantic's errors as one line: 'prefix: where: what; where: what'."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        what = (
+            "unknown field"
+            if error["type"] == "extra_forbidden"
+            else error["msg"].removeprefix("Value error, ")
+        )
+        parts.append(f"{where}: {what}" if where else what)
+    return f"{prefix}: " + "; ".join(parts)

@@ -12,8 +12,8 @@ import pandas as pd
 import talib
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from marketdata.core.errors import InvalidInput
-from strategies.core.config import StrategyConfig, validation_message
+from marketdata.core.errors import InvalidInput, validation_message
+from strategies.core.config import StrategyConfig
 from strategies.core.types import (
     Direction,
     Fill,

@@ -3,11 +3,10 @@
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from marketdata.core.bars import Timeframe
-from marketdata.core.errors import InvalidInput
+from marketdata.core.files import yaml_model_load
 
 
 class Sizing(BaseModel):
@@ -62,31 +61,5 @@ class StrategyConfig(BaseModel):
         return [s.strip().upper() for s in symbols if s.strip()]
 
 
-def validation_message(exc: ValidationError, prefix: str) -> str:
-    """Pydantic's errors as one line: 'prefix: where: what; where: what'."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"])
-        what = (
-            "unknown field"
-            if error["type"] == "extra_forbidden"
-            else error["msg"].removeprefix("Value error, ")
-        )
-        parts.append(f"{where}: {what}" if where else what)
-    return f"{prefix}: " + "; ".join(parts)
-
-
 def strategy_config_load(path: str | Path) -> StrategyConfig:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{path}: a strategy config is a mapping of keys to values")
-    try:
-        return StrategyConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc, str(path))) from None
+    return yaml_model_load(path, StrategyConfig, "a strategy config")

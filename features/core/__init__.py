@@ -1,0 +1,1 @@
+"""Features, pure: the built-in indicators, versioned feature sets and the pipeline (no Django)."""
