@@ -144,9 +144,14 @@ def _returns(bars: Bars, p: Horizon) -> Columns:
 
 
 def _volatility(bars: Bars, p: Window) -> Columns:
-    """The standard deviation (population) of log returns over the window, per bar."""
-    log_returns = np.log(bars.close / _shifted(bars.close, 1))
-    return {"": talib.STDDEV(log_returns, p.window, 1.0)}
+    return {"": rolling_volatility(bars.close, p.window)}
+
+
+def rolling_volatility(close: np.ndarray, window: int) -> np.ndarray:
+    """The standard deviation (population) of the log returns of the last `window` bars, per bar;
+    NaN until there are that many returns."""
+    log_returns = np.log(close / _shifted(close, 1))
+    return talib.STDDEV(log_returns, window, 1.0)
 
 
 def _zscore(bars: Bars, p: ZScoreParams) -> Columns:
