@@ -1,0 +1,1 @@
+"""ML models for strategies, pure: honest validation splits (and, in time, the TradingModels)."""
