@@ -1,0 +1,324 @@
+"""TradingModels (the seed's model layer): fit on features and labels, predict, explain.
+
+- LightGBM classifier and regressor: gradient-boosted trees, seeded and deterministic; their
+  explanations are per-row SHAP contributions (LightGBM's pred_contrib) and the mean absolute
+  contribution of each feature as its global importance.
+- scikit-learn logistic regression (after standard scaling) and random forest: their global
+  importance is permutation importance measured on the training rows at fit time (the drop in
+  score when a feature's values are shuffled); they give no per-row contributions.
+
+fit() returns a ModelArtifact that holds the fitted model: ModelArtifact.load gives back a model
+that predicts exactly what the fitted one did.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import pickle
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from marketdata.core.errors import InvalidInput
+
+PACKAGES = ("numpy", "pandas", "lightgbm", "scikit-learn")
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Feature rows and their labels (same index, no label missing). Lineage travels with them."""
+
+    features: pd.DataFrame
+    labels: pd.Series
+    feature_set_version: str = ""
+    label_definition: str = ""
+    instruments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Per row: the probability of each class (classifiers; columns are the classes) or the
+    predicted value (regressors; one column, "value")."""
+
+    values: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Explanations:
+    contributions: pd.DataFrame | None  # per row and feature (plus "bias"); None when not available
+    importance: pd.Series  # per feature, largest first
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    model_type: str
+    params: dict[str, Any]
+    feature_columns: tuple[str, ...]
+    classes: tuple[Any, ...]  # () for a regressor
+    importance: dict[str, float]
+    payload: bytes  # the fitted model
+    feature_set_version: str = ""
+    label_definition: str = ""
+    training_start: str = ""
+    training_end: str = ""
+    instruments: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the model and everything that defines it (not the metrics measured on it)."""
+        defining = [
+            self.model_type,
+            self.params,
+            self.feature_columns,
+            self.classes,
+            self.feature_set_version,
+            self.label_definition,
+            self.training_start,
+            self.training_end,
+            self.instruments,
+        ]
+        head = json.dumps(defining, sort_keys=True, default=str)
+        return hashlib.sha256(head.encode() + self.payload).hexdigest()
+
+    def save(self, path: str | Path) -> Path:
+        document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode("ascii")}
+        document["content_hash"] = self.content_hash
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, default=list))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelArtifact":
+        document = json.loads(Path(path).read_text())
+        stored_hash = document.pop("content_hash")
+        document["payload"] = base64.b64decode(document["payload"])
+        for name in ("feature_columns", "classes", "instruments"):
+            document[name] = tuple(document[name])
+        artifact = cls(**document)
+        if artifact.content_hash != stored_hash:
+            raise InvalidInput(f"{path}: the model does not match its content hash (altered or damaged)")
+        return artifact
+
+    def model(self) -> "TradingModel":
+        return MODELS[self.model_type].from_artifact(self)
+
+
+class TradingModel(ABC):
+    model_type: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]]
+
+    def __init__(self) -> None:
+        self._artifact: ModelArtifact | None = None
+
+    def fit(self, train_data: TrainData, params: dict[str, Any] | None = None) -> ModelArtifact:
+        features, labels = _checked(train_data)
+        params = {**self.defaults, **(params or {})}
+        estimator = self._estimator(params, labels)
+        estimator.fit(features.to_numpy(dtype="float64"), labels.to_numpy())
+        self._fitted(estimator)
+        classes = tuple(np.asarray(getattr(estimator, "classes_", ())).tolist())
+        ts = features.index.get_level_values(-1)
+        self._artifact = ModelArtifact(
+            model_type=self.model_type,
+            params=params,
+            feature_columns=tuple(features.columns),
+            classes=classes,
+            importance=self._importance(estimator, features, labels),
+            payload=self._dump(estimator),
+            feature_set_version=train_data.feature_set_version,
+            label_definition=train_data.label_definition,
+            training_start=str(ts.min()),
+            training_end=str(ts.max()),
+            instruments=train_data.instruments,
+            packages={name: version(name) for name in PACKAGES},
+        )
+        return self._artifact
+
+    @classmethod
+    def from_artifact(cls, artifact: ModelArtifact) -> "TradingModel":
+        model = cls()
+        model._fitted(model._load(artifact.payload))
+        model._artifact = artifact
+        return model
+
+    @property
+    def artifact(self) -> ModelArtifact:
+        if self._artifact is None:
+            raise InvalidInput(f"the {self.model_type} model is not fitted")
+        return self._artifact
+
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        predicted = self._predicted(self._matrix(features))
+        if self.artifact.classes:
+            return Predictions(
+                pd.DataFrame(predicted, index=features.index, columns=list(self.artifact.classes))
+            )
+        return Predictions(pd.DataFrame({"value": predicted}, index=features.index))
+
+    def explain(self, features: pd.DataFrame) -> Explanations:
+        importance = pd.Series(self.artifact.importance).sort_values(ascending=False)
+        return Explanations(self._contributions(features), importance)
+
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        columns = list(self.artifact.feature_columns)
+        missing = [c for c in columns if c not in features.columns]
+        if missing:
+            raise InvalidInput(f"the features lack the model's column(s) {', '.join(missing)}")
+        return features[columns].to_numpy(dtype="float64")
+
+    # --- what each kind of model does ----------------------------------------------------------
+
+    @abstractmethod
+    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> Any: ...
+
+    @abstractmethod
+    def _fitted(self, fitted: Any) -> None: ...
+
+    @abstractmethod
+    def _dump(self, estimator: Any) -> bytes: ...
+
+    @abstractmethod
+    def _load(self, payload: bytes) -> Any: ...
+
+    @abstractmethod
+    def _importance(self, estimator: Any, features: pd.DataFrame, labels: pd.Series) -> dict[str, float]: ...
+
+    @abstractmethod
+    def _contributions(self, features: pd.DataFrame) -> pd.DataFrame | None: ...
+
+    @abstractmethod
+    def _predicted(self, matrix: np.ndarray) -> np.ndarray:
+        """Classifiers: each class's probability (rows x classes); regressors: the values."""
+
+
+class _LightGBM(TradingModel):
+    defaults = {
+        "n_estimators": 200,
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "min_child_samples": 20,
+        "subsample": 1.0,
+        "colsample_bytree": 1.0,
+        "random_state": 7,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+
+    def _fitted(self, fitted: Any) -> None:
+        self._booster: lgb.Booster = fitted.booster_ if hasattr(fitted, "booster_") else fitted
+
+    def _dump(self, estimator: Any) -> bytes:
+        return estimator.booster_.model_to_string().encode()
+
+    def _load(self, payload: bytes) -> lgb.Booster:
+        return lgb.Booster(model_str=payload.decode())
+
+    def _importance(self, estimator: Any, features: pd.DataFrame, labels: pd.Series) -> dict[str, float]:
+        contributions = self._contributions(features)
+        return {c: float(contributions[c].abs().mean()) for c in features.columns}
+
+    def _contributions(self, features: pd.DataFrame) -> pd.DataFrame:
+        columns = self._columns(features)
+        raw = self._booster.predict(features[columns].to_numpy(dtype="float64"), pred_contrib=True)
+        # With several classes LightGBM puts each class's contributions side by side: those to the
+        # last class (the highest label, "up" of -1 / 0 / 1) are kept.
+        raw = raw[:, -(len(columns) + 1) :]
+        return pd.DataFrame(raw, index=features.index, columns=[*columns, "bias"])
+
+    def _columns(self, features: pd.DataFrame) -> list[str]:
+        return list(self._artifact.feature_columns) if self._artifact else list(features.columns)
+
+
+class LightGBMClassifier(_LightGBM):
+    model_type = "lightgbm_classifier"
+
+    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> lgb.LGBMClassifier:
+        return lgb.LGBMClassifier(**params)
+
+    def _predicted(self, matrix: np.ndarray) -> np.ndarray:
+        raw = self._booster.predict(matrix)
+        return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+
+
+class LightGBMRegressor(_LightGBM):
+    model_type = "lightgbm_regressor"
+
+    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> lgb.LGBMRegressor:
+        return lgb.LGBMRegressor(**params)
+
+    def _predicted(self, matrix: np.ndarray) -> np.ndarray:
+        return self._booster.predict(matrix)
+
+
+class _ScikitLearn(TradingModel):
+    def _fitted(self, fitted: Any) -> None:
+        self._estimator_fitted = fitted
+
+    def _dump(self, estimator: Any) -> bytes:
+        buffer = io.BytesIO()
+        pickle.dump(estimator, buffer, protocol=5)
+        return buffer.getvalue()
+
+    def _load(self, payload: bytes) -> Any:
+        return pickle.loads(payload)  # the platform's own artifacts, hash-checked when loaded
+
+    def _importance(self, estimator: Any, features: pd.DataFrame, labels: pd.Series) -> dict[str, float]:
+        result = permutation_importance(
+            estimator, features.to_numpy(dtype="float64"), labels.to_numpy(), n_repeats=5, random_state=7
+        )
+        return {c: float(v) for c, v in zip(features.columns, result.importances_mean, strict=True)}
+
+    def _contributions(self, features: pd.DataFrame) -> None:
+        return None
+
+    def _predicted(self, matrix: np.ndarray) -> np.ndarray:
+        return self._estimator_fitted.predict_proba(matrix)
+
+
+class LogisticRegressionModel(_ScikitLearn):
+    model_type = "logistic_regression"
+    defaults = {"C": 1.0, "max_iter": 1000}
+
+    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> Any:
+        return make_pipeline(StandardScaler(), LogisticRegression(**params))
+
+
+class RandomForestModel(_ScikitLearn):
+    model_type = "random_forest"
+    defaults = {"n_estimators": 200, "max_depth": 6, "min_samples_leaf": 20, "random_state": 7, "n_jobs": 1}
+
+    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> RandomForestClassifier:
+        return RandomForestClassifier(**params)
+
+
+MODELS: dict[str, type[TradingModel]] = {
+    m.model_type: m
+    for m in (LightGBMClassifier, LightGBMRegressor, LogisticRegressionModel, RandomForestModel)
+}
+
+
+def _checked(train_data: TrainData) -> tuple[pd.DataFrame, pd.Series]:
+    features, labels = train_data.features, train_data.labels
+    if features.empty:
+        raise InvalidInput("no rows to train on")
+    if not features.index.equals(labels.index):
+        raise InvalidInput("features and labels must share one index, row for row")
+    if labels.isna().any():
+        raise InvalidInput(f"{int(labels.isna().sum())} row(s) have no label: leave them out before training")
+    return features, labels
