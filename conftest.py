@@ -1,6 +1,7 @@
 """Test set-up shared by every app: service markers and common fixtures."""
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
@@ -44,3 +45,27 @@ def anon():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def artifacts(settings, tmp_path):
+    """Reports, models and feature files go to a temporary folder, never to var/."""
+    settings.ARTIFACT_STORAGE = tmp_path / "artifacts"
+    return settings.ARTIFACT_STORAGE
+
+
+def _ingest_synthetic(symbol: str, start: datetime, end: datetime, timeframe: str = "1d") -> None:
+    """Seeded synthetic bars (seed 7) stored through the ingestion service."""
+    from marketdata.services import ingestion_run_create, ingestion_run_execute
+
+    run = ingestion_run_create(
+        provider="synthetic", symbols=[symbol], timeframe=timeframe, start=start, end=end, params={"seed": 7}
+    )
+    ingestion_run_execute(run=run)
+
+
+@pytest.fixture
+def aaa():
+    """Two years of synthetic daily AAA bars (seed 7), stored through the ingestion service."""
+    _ingest_synthetic("AAA", datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, 23, 59, tzinfo=UTC))
+    return "AAA"

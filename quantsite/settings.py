@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "quantsite",
     "marketdata",
+    "features",
     "backtests",
     "monitoring",
 ]
