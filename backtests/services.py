@@ -20,9 +20,9 @@ from backtests.core.engine import BacktestEngine
 from backtests.core.report import ReportGenerator, downsample_indices, equity_curve_json, to_plain, trade_json
 from backtests.core.results import BacktestConfig, BacktestResult, FillTiming
 from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
-from backtests.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, validation_message
+from marketdata.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from quantsite.runs import run_recorded
 from strategies.core.base import Strategy
 from strategies.core.config import StrategyConfig

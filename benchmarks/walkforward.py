@@ -169,8 +169,8 @@ def main() -> None:
     from django.db import connection
 
     from backtests.models import WalkForwardChunk, WalkForwardRun, WalkForwardTrial
-    from backtests.selectors import stored_bars_get
     from marketdata.core.bars import Timeframe
+    from marketdata.selectors import stored_bars_get
     from marketdata.services import ingestion_run_create, ingestion_run_execute
 
     call_command("migrate", verbosity=0)

@@ -24,7 +24,7 @@ from features.models import ComputedFeatures
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 from marketdata.models import Instrument
-from marketdata.selectors import bar_list, bars_frame_get, instrument_get
+from marketdata.selectors import bar_list, instrument_get, stored_bars_get
 
 log = structlog.get_logger(__name__)
 
@@ -80,9 +80,8 @@ def _still_valid(entry: ComputedFeatures, bars) -> bool:
 
 
 def _computed(feature_set: FeatureSet, instrument: Instrument, timeframe: Timeframe) -> pd.DataFrame:
-    bars = bars_frame_get(instrument=instrument, timeframe=timeframe)
-    if bars.empty:
-        raise InvalidInput(f"no {timeframe} bars of {instrument.symbol} stored")
+    symbol = instrument.symbol
+    bars = stored_bars_get(symbols=[symbol], timeframe=timeframe, start=None, end=None)[symbol]
     return FeaturePipeline(feature_set).compute(bars)
 
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,9 @@ from django.db.models.functions import Cast
 
 from marketdata.core.bars import RejectedRow, Timeframe, bar_frame, empty_bar_frame
 from marketdata.core.calendar import day_range, last_closed_session
-from marketdata.core.errors import NotFound
+from marketdata.core.errors import InvalidInput, NotFound
+from marketdata.core.providers.csv import CSVProvider
+from marketdata.core.quality import check_bars
 from marketdata.models import IngestionRun, Instrument, PriceBar
 
 
@@ -117,3 +120,58 @@ def rejected_rows_of(run: IngestionRun, limit: int) -> list[tuple[str, RejectedR
         if len(out) >= limit:
             break
     return out
+
+
+def date_span(start: datetime | None, end: datetime | None) -> str:
+    """' between 2024-01-02 and 2024-03-28', ' from ...', ' up to ...' or '' (for messages)."""
+    if start is not None and end is not None:
+        return f" between {start:%Y-%m-%d} and {end:%Y-%m-%d}"
+    if start is not None:
+        return f" from {start:%Y-%m-%d}"
+    if end is not None:
+        return f" up to {end:%Y-%m-%d}"
+    return ""
+
+
+def stored_bars_check(
+    *, symbols: list[str], timeframe: Timeframe, start: datetime | None, end: datetime | None
+) -> None:
+    """Every symbol is known and has bars in range (without loading them)."""
+    for symbol in symbols:
+        instrument = instrument_get(symbol=symbol)
+        if not bar_list(instrument=instrument, timeframe=timeframe, start=start, end=end).exists():
+            raise InvalidInput(f"no {timeframe} bars of {symbol} stored{date_span(start, end)}")
+
+
+def stored_bars_get(
+    *, symbols: list[str], timeframe: Timeframe, start: datetime | None, end: datetime | None
+) -> dict[str, pd.DataFrame]:
+    """A BarFrame per symbol from the stored bars; an unknown symbol or no bars in range is an error."""
+    frames = {}
+    for symbol in symbols:
+        bars = bars_frame_get(
+            instrument=instrument_get(symbol=symbol), timeframe=timeframe, start=start, end=end
+        )
+        if bars.empty:
+            raise InvalidInput(f"no {timeframe} bars of {symbol} stored{date_span(start, end)}")
+        frames[symbol] = bars
+    return frames
+
+
+def csv_bars_get(
+    *, path: str | Path, symbol: str, timeframe: Timeframe, start: datetime | None, end: datetime | None
+) -> pd.DataFrame:
+    """A file's bars as a BarFrame, cut to [start, end]. A file with a bad row is refused, naming the
+    first one: a backtest on silently thinned data would look fine and be wrong."""
+    result = check_bars(CSVProvider(path).read(symbol, timeframe))
+    if result.rejected:
+        first = result.rejected[0]
+        raise InvalidInput(
+            f"{path}: {len(result.rejected)} bad row(s); the first is row {first.row} "
+            f"({first.ts or 'no time'}): {first.reason}",
+            details={"rejected": [r.as_dict() for r in result.rejected]},
+        )
+    bars = result.bars.loc[start:end]
+    if bars.empty:
+        raise InvalidInput(f"no bars in {path}{date_span(start, end)}")
+    return bars

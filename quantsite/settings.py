@@ -146,6 +146,8 @@ IB_PORT = env.int("IB_PORT", default=0)
 LIVE_TRADING_ENABLED = env.bool("LIVE_TRADING_ENABLED", default=False)
 
 # --- research -------------------------------------------------------------------------------
+# The feature sets that can be named (a name is configs/features/<name>.yaml).
+FEATURE_SETS_DIR = Path(env.str("FEATURE_SETS_DIR", default=str(BASE_DIR / "configs" / "features")))
 # Parameter sets per walk-forward job (one Celery task): a window's sets are split into jobs of
 # this many, and so are the whole span's. Smaller jobs spread wider over the workers and lose less
 # to a dead one; each job costs a task and a transaction (tens of milliseconds, about what a

@@ -25,10 +25,11 @@ from kombu import Queue
 from backtests.core.results import BacktestConfig
 from backtests.core.walkforward import WalkForwardConfig, WalkForwardEngine, trial_json, walk_forward_json
 from backtests.models import WalkForwardRun
-from backtests.selectors import stored_bars_get, walk_forward_progress
+from backtests.selectors import walk_forward_progress
 from backtests.tasks import walk_forward_run_execute_task, walk_forward_stalled_resume_task
 from backtests.walkforward_services import _trial_from_row, walk_forward_run_create
 from marketdata.core.bars import Timeframe
+from marketdata.selectors import stored_bars_get
 from quantsite.celery import QUEUES
 from strategies.core.config import StrategyConfig
 

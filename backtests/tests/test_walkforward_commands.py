@@ -13,11 +13,11 @@ from backtests.core.results import BacktestConfig
 from backtests.core.walkforward import WalkForwardConfig, WalkForwardEngine, walk_forward_json
 from backtests.management.commands.walkforward import parse_grid
 from backtests.models import WalkForwardRun
-from backtests.selectors import stored_bars_get
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 from marketdata.core.providers.csv import CSVProvider
 from marketdata.core.quality import check_bars
+from marketdata.selectors import stored_bars_get
 from strategies.core.config import StrategyConfig
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("artifacts")]

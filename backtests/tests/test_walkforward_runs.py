@@ -20,7 +20,7 @@ from backtests.core.walkforward import (
     walk_forward_json,
 )
 from backtests.models import WHOLE_SPAN, WalkForwardChunk, WalkForwardRun, WalkForwardTrial
-from backtests.selectors import stored_bars_get, walk_forward_progress
+from backtests.selectors import walk_forward_progress
 from backtests.tasks import walk_forward_assemble_task, walk_forward_run_execute_task
 from backtests.walkforward_services import (
     _trial_from_row,
@@ -38,6 +38,7 @@ from backtests.walkforward_services import (
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
 from marketdata.models import PriceBar
+from marketdata.selectors import stored_bars_get
 from strategies.core.config import StrategyConfig
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("artifacts", "fresh_inputs")]

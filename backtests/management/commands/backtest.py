@@ -18,7 +18,6 @@ from backtests.management.options import (
     strategy_config_from_options,
     text_write,
 )
-from backtests.selectors import date_span
 from backtests.services import (
     backtest_csv_compute,
     backtest_report_write,
@@ -26,6 +25,7 @@ from backtests.services import (
     backtest_run_execute,
 )
 from marketdata.core.errors import ApplicationError
+from marketdata.selectors import date_span
 
 
 class Command(BaseCommand):

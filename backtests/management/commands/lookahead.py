@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backtests.core.overfitting import lookahead_check
 from backtests.management.options import strategy_config_from_options
-from backtests.selectors import csv_bars_get, stored_bars_get
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import ApplicationError
+from marketdata.selectors import csv_bars_get, stored_bars_get
 
 
 class Command(BaseCommand):

@@ -25,7 +25,7 @@ from backtests.management.options import (
     text_write,
 )
 from backtests.models import WalkForwardRun
-from backtests.selectors import date_span, walk_forward_progress, walk_forward_run_get
+from backtests.selectors import walk_forward_progress, walk_forward_run_get
 from backtests.walkforward_services import (
     MAX_PARAMETER_SETS,
     OBJECTIVES,
@@ -36,6 +36,7 @@ from backtests.walkforward_services import (
     walk_forward_run_execute,
 )
 from marketdata.core.errors import ApplicationError, InvalidInput
+from marketdata.selectors import date_span
 
 # The window table's objective column: its label and the metric it reads, per objective.
 OBJECTIVE_COLUMNS = {
