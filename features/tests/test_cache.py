@@ -8,6 +8,7 @@ import pytest
 from features.core.pipeline import FeaturePipeline, FeatureSet
 from features.models import ComputedFeatures
 from features.services import features_compute
+from features.tasks import compute_features_task
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
 from marketdata.selectors import bars_frame_get, instrument_get
@@ -110,3 +111,12 @@ def test_several_symbols_and_bad_requests(aaa, artifacts):
         features_compute(feature_set=FEATURES, symbols=["AAA"], timeframe=Timeframe.H1)
     with pytest.raises(InvalidInput, match="no symbols"):
         features_compute(feature_set=FEATURES, symbols=[], timeframe=Timeframe.D1)
+
+
+def test_the_task_brings_the_cache_up_to_date(aaa, artifacts, computations):
+    rows = compute_features_task.delay("default", [aaa]).get()
+    again = compute_features_task.delay("default", [aaa]).get()
+
+    assert rows == again == 502
+    assert len(computations) == 1  # the second run read the cache
+    assert compute_features_task.delay("nope", [aaa]).get() == 0  # refused, logged, not retried
