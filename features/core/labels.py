@@ -15,6 +15,8 @@ A bar whose horizon runs past the end of the data has no label (NaN), never a gu
 before the volatility is known.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -111,3 +113,51 @@ def _check(bars: pd.DataFrame, horizon: int, columns: tuple[str, ...]) -> None:
         )
     if bars[list(columns)].isna().to_numpy().any():
         raise InvalidInput("the bars contain NaN; validate them first (marketdata.core.quality)")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A label definition, written "fixed:HORIZON:THRESHOLD[:CLASSES]" (the seed's "up 2% in 5
+    bars" is fixed:5:0.02) or "triple:HORIZON[:PROFIT_TAKE[:STOP_LOSS]]" (barriers in rolling
+    volatilities, 2 by default)."""
+
+    kind: str
+    horizon: int
+    threshold: float = 0.0
+    classes: int = 2
+    profit_take: float = 2.0
+    stop_loss: float = 2.0
+
+    def __str__(self) -> str:
+        if self.kind == "fixed":
+            return f"fixed:{self.horizon}:{self.threshold:g}:{self.classes}"
+        return f"triple:{self.horizon}:{self.profit_take:g}:{self.stop_loss:g}"
+
+    def generate(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """Per bar: label (NaN when unknown) and end, the time from which it is known (purging
+        needs it): the bar `horizon` later, or the bar that touched a barrier."""
+        generator = LabelGenerator()
+        if self.kind == "fixed":
+            labels = generator.generate(bars, self.horizon, self.threshold, classes=self.classes)
+            ends = pd.Series(bars.index, index=bars.index).shift(-self.horizon)
+            return pd.DataFrame({"label": labels, "end": ends.where(labels.notna())})
+        barrier = generator.triple_barrier(
+            bars, self.horizon, profit_take=self.profit_take, stop_loss=self.stop_loss
+        )
+        return pd.DataFrame({"label": barrier["label"], "end": barrier["touched"]})
+
+
+def label_spec_parse(text: str) -> LabelSpec:
+    kind, *values = text.strip().split(":")
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        raise InvalidInput(f"label {text!r}: the values after the kind must be numbers") from None
+    if kind == "fixed" and len(numbers) in {2, 3} and all(n.is_integer() for n in (numbers[0], *numbers[2:])):
+        return LabelSpec("fixed", int(numbers[0]), numbers[1], int(numbers[2]) if len(numbers) == 3 else 2)
+    if kind == "triple" and 1 <= len(numbers) <= 3 and numbers[0].is_integer():
+        return LabelSpec("triple", int(numbers[0]), 0.0, 2, *numbers[1:])
+    raise InvalidInput(
+        f"label {text!r}: write fixed:HORIZON:THRESHOLD[:CLASSES] (fixed:5:0.02) or "
+        "triple:HORIZON[:PROFIT_TAKE[:STOP_LOSS]] (triple:10:2:2)"
+    )

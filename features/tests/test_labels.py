@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features.core.catalog import rolling_volatility
-from features.core.labels import LabelGenerator, forward_returns
+from features.core.labels import LabelGenerator, forward_returns, label_spec_parse
 from marketdata.core.bars import Timeframe, bar_frame
 from marketdata.core.errors import InvalidInput
 from marketdata.core.providers.synthetic import SyntheticProvider
@@ -154,3 +154,28 @@ def test_labels_whose_horizon_runs_past_the_data_are_nan():
 def test_bad_label_requests_are_refused(call, message):
     with pytest.raises(InvalidInput, match=message):
         call(LabelGenerator(), closes([100.0 + i for i in range(10)]))
+
+
+def test_label_specs_parse_name_themselves_and_say_when_each_label_is_known():
+    bars = closes([100.0, 101.0, 103.0, 99.0, 104.0, 104.0, 100.0])
+
+    fixed = label_spec_parse("fixed:2:0.02")
+    triple = label_spec_parse("triple:10:1.5")
+    generated = fixed.generate(bars)
+
+    assert (str(fixed), str(triple), str(label_spec_parse("fixed:5:0.02:3"))) == (
+        "fixed:2:0.02:2",
+        "triple:10:1.5:2",
+        "fixed:5:0.02:3",
+    )
+    assert same(generated["label"].tolist(), [1.0, 0.0, 0.0, 1.0, 0.0, NAN, NAN])
+    assert generated["end"].iloc[0] == bars.index[2]  # known two bars later
+    assert generated["end"].iloc[-2:].isna().all()
+
+
+@pytest.mark.parametrize(
+    "text", ["fixed:5", "fixed:5:x", "triple", "triple:2.5", "up:5:0.02", "fixed:5:0.02:3:1"]
+)
+def test_bad_label_specs_are_refused(text):
+    with pytest.raises(InvalidInput, match=f"label '{text}'"):
+        label_spec_parse(text)
