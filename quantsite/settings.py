@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "quantsite",
     "marketdata",
     "features",
+    "strategies",
     "backtests",
     "monitoring",
 ]

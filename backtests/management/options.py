@@ -11,6 +11,7 @@ from backtests.services import FILL_TIMINGS, strategy_config_from_dict
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import InvalidInput
+from quantsite.cli import parse_param
 from strategies.core.config import StrategyConfig, strategy_config_load
 
 # The printed table: label, PerformanceMetrics field, format.
@@ -59,28 +60,6 @@ def parse_decimal(value: str, flag: str) -> Decimal:
         return Decimal(value)
     except InvalidOperation:
         raise InvalidInput(f"{flag} {value!r} is not a number") from None
-
-
-def parse_value(raw: str) -> Any:
-    """An int, else a float, else a bool (true/false), else the string."""
-    raw = raw.strip()
-    for parse in (int, float):
-        try:
-            return parse(raw)
-        except ValueError:
-            pass
-    if raw.lower() in {"true", "false"}:
-        return raw.lower() == "true"
-    return raw
-
-
-def parse_param(text: str) -> tuple[str, Any]:
-    """NAME=VALUE; the value is an int, else a float, else a bool (true/false), else a string."""
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise InvalidInput(f"--param {text!r} is not NAME=VALUE")
-    return name, parse_value(raw)
 
 
 def strategy_config_from_options(opts: dict) -> StrategyConfig:

@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from backtests.management.options import parse_param
 from backtests.models import BacktestRun
 from marketdata.core.errors import InvalidInput
 from marketdata.models import PriceBar
+from quantsite.cli import parse_param
 from strategies.core.config import strategy_config_load
 from strategies.core.registry import strategy_build
 

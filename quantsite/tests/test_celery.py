@@ -21,6 +21,7 @@ def test_every_project_task_names_a_declared_queue():
         "marketdata.tasks.ingest_universe_task": "ingestion",
         "marketdata.tasks.check_data_freshness_task": "monitoring",
         "features.tasks.compute_features_task": "features",
+        "strategies.tasks.train_model_task": "training",
         "backtests.tasks.backtest_run_execute_task": "backtests",
         "backtests.tasks.walk_forward_run_execute_task": "backtests",
         "backtests.tasks.walk_forward_chunk_task": "backtests",

@@ -19,7 +19,6 @@ from backtests.management.options import (
     file_copy,
     metrics_table,
     parse_decimal,
-    parse_value,
     path_prepare,
     strategy_config_from_options,
     text_write,
@@ -37,6 +36,7 @@ from backtests.walkforward_services import (
 )
 from marketdata.core.errors import ApplicationError, InvalidInput
 from marketdata.selectors import date_span
+from quantsite.cli import parse_value
 
 # The window table's objective column: its label and the metric it reads, per objective.
 OBJECTIVE_COLUMNS = {

@@ -1,0 +1,122 @@
+"""Writes of strategies and models: train a model on stored bars and keep it in the registry.
+
+Training reads the feature set's features through the feature cache, labels every bar of every
+symbol (LabelSpec), keeps the rows that have every feature and a label, and orders them by time
+(then symbol). It cross-validates on purged splits (each row's label end is its purging time; the
+embargo is in rows), then fits the model on all the rows and stores the artifact in the artifact
+storage with a TrainedModel row (status candidate).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+from features.core.labels import LabelSpec
+from features.core.pipeline import FeatureSet
+from features.services import features_compute
+from marketdata.core.bars import Timeframe
+from marketdata.core.errors import InvalidInput
+from marketdata.selectors import stored_bars_get
+from strategies.core.models.evaluation import CrossValidation, cross_validate
+from strategies.core.models.trading import MODELS, TrainData
+from strategies.core.models.validation import purged_kfold, purged_walk_forward
+from strategies.models import TrainedModel
+
+VALIDATIONS = {"purged-kfold": purged_kfold, "purged-walk-forward": purged_walk_forward}
+
+
+def validation_parse(text: str) -> tuple[str, int]:
+    """ "purged-kfold:5" or "purged-walk-forward:4": the scheme and its number of test folds."""
+    scheme, _, folds = text.partition(":")
+    if scheme not in VALIDATIONS or not folds.isdigit() or int(folds) < 2:
+        raise InvalidInput(
+            f"validation {text!r}: write {' or '.join(f'{s}:FOLDS' for s in VALIDATIONS)}, FOLDS >= 2"
+        )
+    return scheme, int(folds)
+
+
+def model_train(
+    *,
+    model_type: str,
+    feature_set: FeatureSet,
+    label: LabelSpec,
+    symbols: list[str],
+    timeframe: Timeframe,
+    validation: str = "purged-kfold:5",
+    embargo: int = 0,
+    params: dict[str, Any] | None = None,
+    requested_by=None,
+) -> tuple[TrainedModel, CrossValidation]:
+    if model_type not in MODELS:
+        raise InvalidInput(f"unknown model {model_type!r}; the models: {', '.join(MODELS)}")
+    scheme, folds = validation_parse(validation)
+    data, ends = training_rows(feature_set=feature_set, label=label, symbols=symbols, timeframe=timeframe)
+    times = data.features.index.get_level_values("ts")
+    splits = VALIDATIONS[scheme](times.values, ends, folds, embargo)
+    forward = _forward_returns(symbols, timeframe, label.horizon)
+    result = cross_validate(model_type, data, splits, params=params, forward_returns=forward)
+    model = MODELS[model_type]()
+    artifact = model.fit(data, params)
+    path = artifact.save(Path(settings.ARTIFACT_STORAGE) / "models" / f"{artifact.content_hash}.json")
+    trained = TrainedModel.objects.create(
+        model_type=model_type,
+        feature_set=feature_set.name,
+        feature_set_version=feature_set.version,
+        label=str(label),
+        symbols=symbols,
+        timeframe=timeframe,
+        training_start=times.min(),
+        training_end=times.max(),
+        rows=len(data.labels),
+        params=artifact.params,
+        validation=f"{scheme}:{folds}, embargo {embargo}",
+        metrics={
+            "overall": result.overall.figures,
+            "folds": [
+                {"fold": f.fold, "train_rows": f.train_rows, "test_rows": f.test_rows, **f.figures}
+                for f in result.folds
+            ],
+        },
+        importance=dict(sorted(artifact.importance.items(), key=lambda item: -item[1])),
+        artifact_path=str(path),
+        content_hash=artifact.content_hash,
+        requested_by=requested_by,
+    )
+    return trained, result
+
+
+def training_rows(
+    *, feature_set: FeatureSet, label: LabelSpec, symbols: list[str], timeframe: Timeframe
+) -> tuple[TrainData, np.ndarray]:
+    """The labelled rows with every feature, indexed by (symbol, ts) in time order, and the time
+    each row's label is known."""
+    if not symbols:
+        raise InvalidInput("no symbols to train on")
+    features = features_compute(feature_set=feature_set, symbols=symbols, timeframe=timeframe)
+    if not isinstance(features.index, pd.MultiIndex):
+        features = pd.concat({symbols[0]: features}, names=["symbol", "ts"])
+    bars = stored_bars_get(symbols=symbols, timeframe=timeframe, start=None, end=None)
+    labels = pd.concat({s: label.generate(frame) for s, frame in bars.items()}, names=["symbol", "ts"])
+    rows = features.notna().all(axis=1) & labels["label"].reindex(features.index).notna()
+    table = features[rows].join(labels).reset_index().sort_values(["ts", "symbol"], kind="stable")
+    if table.empty:
+        raise InvalidInput(f"no bar of {', '.join(symbols)} has every feature and a {label} label")
+    table = table.set_index(["symbol", "ts"])
+    data = TrainData(
+        table[feature_set.columns],
+        table["label"].astype(int),
+        feature_set.version,
+        str(label),
+        tuple(symbols),
+    )
+    return data, table["end"].to_numpy(dtype="datetime64[ns]")
+
+
+def _forward_returns(symbols: list[str], timeframe: Timeframe, horizon: int) -> pd.Series:
+    bars = stored_bars_get(symbols=symbols, timeframe=timeframe, start=None, end=None)
+    return pd.concat(
+        {s: f["close"].shift(-horizon) / f["close"] - 1.0 for s, f in bars.items()}, names=["symbol", "ts"]
+    )
