@@ -192,7 +192,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets whose field name ("status") other components use with other values.
-    "ENUM_NAME_OVERRIDES": {"BacktestRunStatusEnum": "backtests.choices.RunStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "BacktestRunStatusEnum": "backtests.choices.RunStatus",
+        "ModelStatusEnum": "strategies.choices.ModelStatus",
+    },
 }
 
 # --- i18n, static ---------------------------------------------------------------------------
