@@ -52,6 +52,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.backtest
 	$(BIN)/python -m benchmarks.walkforward
+	$(BIN)/python -m benchmarks.features
 
 run: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0

@@ -29,6 +29,20 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def synthetic_daily_stored(symbols: list[str], start: datetime, end: datetime) -> dict:
+    """Seeded synthetic daily bars (seed 7) of the symbols, stored through the ingestion service
+    (Django set up) and read back as BarFrames."""
+    from marketdata.core.bars import Timeframe
+    from marketdata.selectors import stored_bars_get
+    from marketdata.services import ingestion_run_create, ingestion_run_execute
+
+    run = ingestion_run_create(
+        provider="synthetic", symbols=symbols, timeframe="1d", start=start, end=end, params={"seed": 7}
+    )
+    ingestion_run_execute(run=run)
+    return stored_bars_get(symbols=symbols, timeframe=Timeframe.D1, start=None, end=None)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

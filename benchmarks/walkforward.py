@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from benchmarks.ingest import BENCH_URL, ensure_database, synthetic_daily_stored
+
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/quant_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 SYMBOLS = [f"WF{i:02d}" for i in range(1, 21)]
 SESSIONS = 2520
@@ -60,15 +61,6 @@ def in_process(data) -> tuple[float, dict[str, float]]:
         assert len(result.windows) == 8, len(result.windows)
         finals[symbol] = float(result.aggregated_equity_curve.equity[-1])
     return time.perf_counter() - started, finals
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def start_workers(processes: int, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -169,9 +161,6 @@ def main() -> None:
     from django.db import connection
 
     from backtests.models import WalkForwardChunk, WalkForwardRun, WalkForwardTrial
-    from marketdata.core.bars import Timeframe
-    from marketdata.selectors import stored_bars_get
-    from marketdata.services import ingestion_run_create, ingestion_run_execute
 
     call_command("migrate", verbosity=0)
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -181,17 +170,9 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {tables}")
     started = time.perf_counter()
-    ingestion_run_execute(
-        run=ingestion_run_create(
-            provider="synthetic",
-            symbols=SYMBOLS,
-            timeframe="1d",
-            start=datetime(2015, 1, 1, tzinfo=UTC),
-            end=datetime(2025, 12, 31, tzinfo=UTC),
-            params={"seed": 7},
-        )
+    data = synthetic_daily_stored(
+        SYMBOLS, datetime(2015, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC)
     )
-    data = stored_bars_get(symbols=SYMBOLS, timeframe=Timeframe.D1, start=None, end=None)
     data = {s: frame.iloc[-SESSIONS:] for s, frame in data.items()}
     print(
         f"stored and read back {len(SYMBOLS)} x {SESSIONS:,} synthetic daily bars (seed 7) in "
