@@ -125,3 +125,5 @@ def test_bad_training_data_and_features_are_refused():
     model.fit(train)
     with pytest.raises(InvalidInput, match="the features lack the model's column\\(s\\) noise_3"):
         model.predict(train.features.drop(columns="noise_3"))
+    with pytest.raises(InvalidInput, match="the features lack the model's column\\(s\\) noise_3"):
+        model.explain(train.features.drop(columns="noise_3"))

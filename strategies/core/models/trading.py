@@ -172,6 +172,7 @@ class TradingModel(ABC):
         return Predictions(pd.DataFrame({"value": predicted}, index=features.index))
 
     def explain(self, features: pd.DataFrame) -> Explanations:
+        self._matrix(features)  # the model's columns are all there
         importance = pd.Series(self.artifact.importance).sort_values(ascending=False)
         return Explanations(self._contributions(features), importance)
 
