@@ -32,6 +32,8 @@ demo: $(VENV)/.runtime
 	$(MANAGE) backtest --config configs/strategies/mean_reversion_v1.yaml --symbols AAA
 	$(MANAGE) walkforward --strategy momentum --symbols AAA --in-sample-days 504 --out-of-sample-days 126 \
 		--step-days 126 --grid fast=5:20:5 --grid slow=30:90:30 --objective sharpe --min-trades 3
+	$(MANAGE) train --model lightgbm --feature-set default --label fixed:5:0.02 --symbols AAA,BBB,CCC,DDD,EEE \
+		--cv purged-kfold:5 --embargo 5
 	@echo "Reports (HTML, open offline): the 'html report' lines above (ARTIFACT_STORAGE/backtests/ and walkforwards/, var/artifacts/ by default)"
 	@echo "Serving the console on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/)"
 	$(MANAGE) runserver 127.0.0.1:8000
