@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from features.core.labels import LabelSpec
+from features.core.labels import LabelSpec, forward_returns
 from features.core.pipeline import FeatureSet
 from features.services import features_compute
 from marketdata.core.bars import Timeframe
@@ -53,10 +53,12 @@ def model_train(
     if model_type not in MODELS:
         raise InvalidInput(f"unknown model {model_type!r}; the models: {', '.join(MODELS)}")
     scheme, folds = validation_parse(validation)
-    data, ends = training_rows(feature_set=feature_set, label=label, symbols=symbols, timeframe=timeframe)
+    data, ends, bars = _labelled(feature_set, label, symbols, timeframe)
     times = data.features.index.get_level_values("ts")
     splits = VALIDATIONS[scheme](times.values, ends, folds, embargo)
-    forward = _forward_returns(symbols, timeframe, label.horizon)
+    forward = pd.concat(
+        {s: forward_returns(frame, label.horizon) for s, frame in bars.items()}, names=["symbol", "ts"]
+    )
     result = cross_validate(model_type, data, splits, params=params, forward_returns=forward)
     model = MODELS[model_type]()
     artifact = model.fit(data, params)
@@ -93,6 +95,14 @@ def training_rows(
 ) -> tuple[TrainData, np.ndarray]:
     """The labelled rows with every feature, indexed by (symbol, ts) in time order, and the time
     each row's label is known."""
+    data, ends, _ = _labelled(feature_set, label, symbols, timeframe)
+    return data, ends
+
+
+def _labelled(
+    feature_set: FeatureSet, label: LabelSpec, symbols: list[str], timeframe: Timeframe
+) -> tuple[TrainData, np.ndarray, dict[str, pd.DataFrame]]:
+    """training_rows(), with the bars they come from."""
     if not symbols:
         raise InvalidInput("no symbols to train on")
     features = features_compute(feature_set=feature_set, symbols=symbols, timeframe=timeframe)
@@ -112,11 +122,4 @@ def training_rows(
         str(label),
         tuple(symbols),
     )
-    return data, table["end"].to_numpy(dtype="datetime64[ns]")
-
-
-def _forward_returns(symbols: list[str], timeframe: Timeframe, horizon: int) -> pd.Series:
-    bars = stored_bars_get(symbols=symbols, timeframe=timeframe, start=None, end=None)
-    return pd.concat(
-        {s: f["close"].shift(-horizon) / f["close"] - 1.0 for s, f in bars.items()}, names=["symbol", "ts"]
-    )
+    return data, table["end"].to_numpy(dtype="datetime64[ns]"), bars

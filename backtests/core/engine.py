@@ -32,10 +32,10 @@ from execution.core.costs import CommissionModel, SlippageModel
 from execution.core.ledger import TradeLedger, Trades
 from execution.core.portfolio import Portfolio
 from execution.core.simulated import SimulatedBroker
-from marketdata.core.bars import BAR_COLUMNS
+from marketdata.core.bars import BAR_COLUMNS, BarArrays
 from marketdata.core.errors import InvalidInput
 from risk.core.manager import PermissiveRiskManager, RiskManager
-from strategies.core.base import BarArrays, Strategy
+from strategies.core.base import Strategy
 from strategies.core.types import OrderStatus, PortfolioState, PriceBar
 
 

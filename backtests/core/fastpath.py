@@ -172,17 +172,16 @@ def _kernel(
     )
 
 
-def kernel_run(strategy: Strategy, config: BacktestConfig, first: int) -> tuple:
-    """The kernel's arrays for a bound strategy that acts on no signal before bar first: equity,
-    cash, exposure per bar, then the fills' bars, signs, quantities, prices and commissions, then
-    the traded notional."""
+def run_kernel(strategy: Strategy, config: BacktestConfig, first: int):
+    """The engine's fast path for a bound strategy that acts on no signal before bar first: every
+    bar's equity, cash and exposure, the trades and the traded notional."""
     data = strategy.data
     codes = strategy.signal_arrays()[strategy.symbol]
     if first:  # warm-up bars: no signal acted on
         codes = codes.copy()
         codes[:first] = NO_SIGNAL
     sizing = strategy.config.sizing
-    return _kernel(
+    equity, cash, exposure, bars, signs, qtys, prices, comms, traded = _kernel(
         data.open,
         data.close,
         codes,
@@ -198,11 +197,5 @@ def kernel_run(strategy: Strategy, config: BacktestConfig, first: int) -> tuple:
         float(config.commission_bps),
         float(config.slippage_bps),
     )
-
-
-def run_kernel(strategy: Strategy, config: BacktestConfig, first: int):
-    """The engine's fast path: every bar's equity, cash and exposure, the trades and the traded
-    notional."""
-    equity, cash, exposure, bars, signs, qtys, prices, comms, traded = kernel_run(strategy, config, first)
-    trades = round_trips(strategy.symbol, strategy.data.ts, bars, signs, qtys, prices, comms)
+    trades = round_trips(strategy.symbol, data.ts, bars, signs, qtys, prices, comms)
     return equity, cash, exposure, trades, traded

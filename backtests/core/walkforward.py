@@ -45,8 +45,9 @@ from backtests.core.report import (
     trade_json,
 )
 from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve, PerformanceMetrics, Trades
+from marketdata.core.bars import BarArrays
 from marketdata.core.errors import ApplicationError, InvalidInput
-from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, BarArrays, Strategy
+from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, Strategy
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
 from strategies.core.types import Fill, Order, PortfolioState, PortfolioView, PriceBar, Signal
@@ -344,6 +345,7 @@ class WalkForwardEngine:
             _window_result(w, chosen[w.index], by_window[w.index], oos, wf_config) for w in plan.windows
         ]
         notes: list[str] = []
+        span = _span_matrix(trials)
         return WalkForwardResult(
             walk_forward_id=uuid.uuid4(),
             strategy_id=base_config.name or base_config.strategy,
@@ -355,8 +357,8 @@ class WalkForwardEngine:
             parameter_stability=_stability(plan, by_window, chosen, wf_config.objective),
             trials=list(trials),
             efficiency=_efficiency(oos.metrics, [w.in_sample_metrics for w in windows if w.best_parameters]),
-            deflated_sharpe=_deflated_sharpe(oos, trials, notes),
-            overfitting=_overfitting(trials, notes),
+            deflated_sharpe=_deflated_sharpe(oos, span, notes),
+            overfitting=_overfitting(span, notes),
             notes=notes,
             out_of_sample=oos,
         )
@@ -486,10 +488,9 @@ def _span_matrix(trials: Sequence[Trial]) -> np.ndarray:
     return np.column_stack(columns) if columns else np.empty((0, 0))
 
 
-def _deflated_sharpe(oos: BacktestResult, trials: Sequence[Trial], notes: list[str]) -> DeflatedSharpe | None:
+def _deflated_sharpe(oos: BacktestResult, matrix: np.ndarray, notes: list[str]) -> DeflatedSharpe | None:
     """The stitched out-of-sample returns' DSR, deflated by the parameter sets tried (each set's
-    whole-span per-bar Sharpe ratio is a trial)."""
-    matrix = _span_matrix(trials)
+    whole-span per-bar Sharpe ratio, from the span matrix's columns, is a trial)."""
     returns = bar_returns(oos.equity_curve.equity, float(oos.config.initial_capital))
     with np.errstate(invalid="ignore", divide="ignore"):
         sharpes = matrix.mean(axis=0) / matrix.std(axis=0, ddof=1) if matrix.size else np.empty(0)
@@ -500,9 +501,8 @@ def _deflated_sharpe(oos: BacktestResult, trials: Sequence[Trial], notes: list[s
         return None
 
 
-def _overfitting(trials: Sequence[Trial], notes: list[str]) -> BacktestOverfitting | None:
+def _overfitting(matrix: np.ndarray, notes: list[str]) -> BacktestOverfitting | None:
     """PBO over the whole-span returns matrix, with as many partitions as its length allows (<= 16)."""
-    matrix = _span_matrix(trials)
     partitions = min(PBO_PARTITIONS, len(matrix) // 2 // 2 * 2)
     try:
         return probability_of_backtest_overfitting(matrix, partitions=partitions)

@@ -4,7 +4,7 @@ the windows, what each chose and how it traded out of sample, and whether the ed
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from backtests.core.report import (
     _plot_times,
     _ratio,
     _text,
+    _when,
     downsample_indices,
     html_page,
     to_plain,
@@ -606,9 +607,7 @@ def _label(window: WalkForwardWindowResult) -> str:
 
 def _day(ts: datetime) -> str:
     """A session's UTC date: windows are counted in sessions (see walk_forward_windows)."""
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%d")
+    return _when(ts)[:10]
 
 
 def _day_end(ts: datetime) -> datetime:

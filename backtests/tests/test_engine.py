@@ -9,10 +9,10 @@ import pytest
 
 from backtests.core.engine import BacktestEngine
 from backtests.core.results import BacktestConfig
-from marketdata.core.bars import Timeframe, bar_frame
+from marketdata.core.bars import BarArrays, Timeframe, bar_frame
 from marketdata.core.errors import InvalidInput
 from risk.core.manager import Decision, Reason, RiskManager
-from strategies.core.base import BarArrays, Strategy
+from strategies.core.base import Strategy
 from strategies.core.config import Sizing, StrategyConfig
 from strategies.core.registry import strategy_build
 from strategies.core.types import Signal

@@ -17,10 +17,10 @@ from backtests.core.overfitting import (
     probability_of_backtest_overfitting,
     psr,
 )
-from marketdata.core.bars import Timeframe
+from marketdata.core.bars import BarArrays, Timeframe
 from marketdata.core.errors import InvalidInput
 from marketdata.core.providers.synthetic import SyntheticProvider
-from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, SIGNAL_LONG, BarArrays
+from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, SIGNAL_LONG
 from strategies.core.builtin import ArraySignalStrategy, MeanReversion, Momentum
 from strategies.core.config import StrategyConfig
 

@@ -14,25 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import talib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from marketdata.core.bars import BarArrays
+
 Columns = dict[str, np.ndarray]
-
-
-class Bars:
-    """A symbol's bars as contiguous float64 arrays, with their times (a UTC DatetimeIndex)."""
-
-    __slots__ = ("close", "high", "low", "open", "ts", "volume")
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.ts = frame.index
-        for column in ("open", "high", "low", "close", "volume"):
-            setattr(self, column, np.ascontiguousarray(frame[column].to_numpy(dtype="float64")))
-
-    def __len__(self) -> int:
-        return len(self.close)
 
 
 class _Params(BaseModel):
@@ -94,20 +81,20 @@ class Kind:
 
     params: type[_Params]
     outputs: tuple[str, ...]
-    compute: Callable[[Bars, Any], Columns]
+    compute: Callable[[BarArrays, Any], Columns]
     warm_up: Callable[[Any], int]
 
 
-def _rsi(bars: Bars, p: Period) -> Columns:
+def _rsi(bars: BarArrays, p: Period) -> Columns:
     return {"": talib.RSI(bars.close, p.period)}
 
 
-def _macd(bars: Bars, p: MacdParams) -> Columns:
+def _macd(bars: BarArrays, p: MacdParams) -> Columns:
     line, signal, hist = talib.MACD(bars.close, p.fast, p.slow, p.signal)
     return {"line": line, "signal": signal, "hist": hist}
 
 
-def _bollinger(bars: Bars, p: BollingerParams) -> Columns:
+def _bollinger(bars: BarArrays, p: BollingerParams) -> Columns:
     upper, middle, lower = talib.BBANDS(bars.close, p.period, p.width, p.width)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct_b = np.where(upper > lower, (bars.close - lower) / (upper - lower), np.nan)
@@ -115,16 +102,16 @@ def _bollinger(bars: Bars, p: BollingerParams) -> Columns:
     return {"pct_b": pct_b, "bandwidth": bandwidth}
 
 
-def _atr(bars: Bars, p: Period) -> Columns:
+def _atr(bars: BarArrays, p: Period) -> Columns:
     atr = talib.ATR(bars.high, bars.low, bars.close, p.period)
     return {"": atr, "pct": atr / bars.close}
 
 
-def _adx(bars: Bars, p: Period) -> Columns:
+def _adx(bars: BarArrays, p: Period) -> Columns:
     return {"": talib.ADX(bars.high, bars.low, bars.close, p.period)}
 
 
-def _obv(bars: Bars, p: Window) -> Columns:
+def _obv(bars: BarArrays, p: Window) -> Columns:
     """On-balance volume's change over the window, over the volume traded in it: in [-1, 1] (the
     level of OBV depends on where the data starts; its change does not)."""
     obv = talib.OBV(bars.close, bars.volume)
@@ -134,16 +121,16 @@ def _obv(bars: Bars, p: Window) -> Columns:
         return {"": np.where(traded > 0, change / traded, 0.0)}
 
 
-def _stochastic(bars: Bars, p: StochasticParams) -> Columns:
+def _stochastic(bars: BarArrays, p: StochasticParams) -> Columns:
     k, d = talib.STOCH(bars.high, bars.low, bars.close, p.k, p.k_smooth, 0, p.d, 0)
     return {"k": k, "d": d}
 
 
-def _returns(bars: Bars, p: Horizon) -> Columns:
+def _returns(bars: BarArrays, p: Horizon) -> Columns:
     return {"": bars.close / _shifted(bars.close, p.horizon) - 1.0}
 
 
-def _volatility(bars: Bars, p: Window) -> Columns:
+def _volatility(bars: BarArrays, p: Window) -> Columns:
     return {"": rolling_volatility(bars.close, p.window)}
 
 
@@ -154,18 +141,18 @@ def rolling_volatility(close: np.ndarray, window: int) -> np.ndarray:
     return talib.STDDEV(log_returns, window, 1.0)
 
 
-def _zscore(bars: Bars, p: ZScoreParams) -> Columns:
+def _zscore(bars: BarArrays, p: ZScoreParams) -> Columns:
     values = getattr(bars, p.field)
     mean, spread = talib.SMA(values, p.window), talib.STDDEV(values, p.window, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {"": np.where(spread > 0, (values - mean) / spread, 0.0)}
 
 
-def _ma_distance(bars: Bars, p: AverageParams) -> Columns:
+def _ma_distance(bars: BarArrays, p: AverageParams) -> Columns:
     return {"": bars.close / talib.SMA(bars.close, p.period) - 1.0}
 
 
-def _calendar(bars: Bars, p: NoParams) -> Columns:
+def _calendar(bars: BarArrays, p: NoParams) -> Columns:
     return {
         "day_of_week": bars.ts.day_of_week.to_numpy(dtype="float64"),
         "month": bars.ts.month.to_numpy(dtype="float64"),

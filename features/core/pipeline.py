@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.core.catalog import KINDS, Bars
-from marketdata.core.bars import BAR_COLUMNS
+from features.core.catalog import KINDS
+from marketdata.core.bars import BAR_COLUMNS, BarArrays
 from marketdata.core.errors import InvalidInput, validation_message
 from marketdata.core.files import yaml_model_load
 
@@ -113,7 +113,7 @@ class FeaturePipeline:
         return pd.concat(frames, names=["symbol", "ts"])
 
     def _one(self, what: str, frame: pd.DataFrame) -> pd.DataFrame:
-        bars = Bars(_checked(what, frame))
+        bars = BarArrays.from_frame(what, _checked(what, frame))
         columns: dict[str, np.ndarray] = {}
         for spec in self.feature_set.features:
             kind = KINDS[spec.kind]

@@ -7,7 +7,7 @@ source row of every bar so that a rejection can name it.
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import numpy as np
@@ -94,3 +94,37 @@ def raw_from_frame(symbol: str, timeframe: Timeframe, frame: pd.DataFrame) -> Ra
     raw = frame.reset_index()
     raw["row"] = np.arange(1, len(raw) + 1)
     return RawBars(symbol=symbol, timeframe=timeframe, frame=raw[["ts", *BAR_COLUMNS, "row"]])
+
+
+@dataclass(frozen=True)
+class BarArrays:
+    """One symbol's bars as contiguous float64 arrays with their times: what indicators, features
+    and strategies compute on."""
+
+    symbol: str
+    ts: pd.DatetimeIndex
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @classmethod
+    def from_frame(cls, symbol: str, frame: pd.DataFrame) -> "BarArrays":
+        columns = {c: np.ascontiguousarray(frame[c].to_numpy(dtype="float64")) for c in BAR_COLUMNS}
+        return cls(symbol=symbol, ts=frame.index, **columns)
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def between(self, start: datetime | None, end: datetime | None) -> "BarArrays":
+        """The bars from start to end, both included (None: no bound), sharing these arrays."""
+        if start is None and end is None:
+            return self
+        first = 0 if start is None else int(self.ts.searchsorted(start))
+        stop = len(self) if end is None else int(self.ts.searchsorted(end, side="right"))
+        return BarArrays(
+            self.symbol,
+            self.ts[first:stop],
+            *(getattr(self, c)[first:stop] for c in BAR_COLUMNS),
+        )

@@ -3,8 +3,6 @@
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
@@ -12,6 +10,7 @@ import pandas as pd
 import talib
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from marketdata.core.bars import BarArrays
 from marketdata.core.errors import InvalidInput, validation_message
 from strategies.core.config import StrategyConfig
 from strategies.core.types import (
@@ -27,42 +26,6 @@ from strategies.core.types import (
 
 # Codes of a strategy's signal arrays (its fast path): one per bar, what generate_signals says then.
 NO_SIGNAL, SIGNAL_LONG, SIGNAL_SHORT, SIGNAL_FLAT = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class BarArrays:
-    """One symbol's bars as float64 arrays, for vectorised precomputation in initialize()."""
-
-    symbol: str
-    ts: pd.DatetimeIndex
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    @classmethod
-    def from_frame(cls, symbol: str, frame: pd.DataFrame) -> "BarArrays":
-        columns = {
-            c: np.ascontiguousarray(frame[c].to_numpy(dtype="float64"))
-            for c in ("open", "high", "low", "close", "volume")
-        }
-        return cls(symbol=symbol, ts=frame.index, **columns)
-
-    def __len__(self) -> int:
-        return len(self.close)
-
-    def between(self, start: datetime | None, end: datetime | None) -> "BarArrays":
-        """The bars from start to end, both included (None: no bound), sharing these arrays."""
-        if start is None and end is None:
-            return self
-        first = 0 if start is None else int(self.ts.searchsorted(start))
-        stop = len(self) if end is None else int(self.ts.searchsorted(end, side="right"))
-        return BarArrays(
-            self.symbol,
-            self.ts[first:stop],
-            *(getattr(self, c)[first:stop] for c in ("open", "high", "low", "close", "volume")),
-        )
 
 
 class NoParameters(BaseModel):

@@ -11,12 +11,12 @@ import numpy as np
 import talib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from marketdata.core.bars import BarArrays
 from strategies.core.base import (
     NO_SIGNAL,
     SIGNAL_FLAT,
     SIGNAL_LONG,
     SIGNAL_SHORT,
-    BarArrays,
     Strategy,
     crossed_above_all,
 )

@@ -8,6 +8,7 @@ with the forward return (the score is the probability of the highest class, less
 lowest with three classes, or the regressor's value).
 """
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,16 +54,10 @@ def cross_validate(
     folds, predicted = [], []
     for split in splits:
         model = MODELS[model_type]()
-        model.fit(
-            TrainData(
-                features.iloc[split.train],
-                labels.iloc[split.train],
-                train_data.feature_set_version,
-                train_data.label_definition,
-                train_data.instruments,
-            ),
-            params,
+        training = dataclasses.replace(
+            train_data, features=features.iloc[split.train], labels=labels.iloc[split.train]
         )
+        model.fit(training, params)
         predictions = model.predict(features.iloc[split.test])
         predicted.append(predictions.values)
         figures = prediction_metrics(predictions, labels.iloc[split.test], forward_returns)

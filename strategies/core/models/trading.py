@@ -129,7 +129,7 @@ class TradingModel(ABC):
     def fit(self, train_data: TrainData, params: dict[str, Any] | None = None) -> ModelArtifact:
         features, labels = _checked(train_data)
         params = {**self.defaults, **(params or {})}
-        estimator = self._estimator(params, labels)
+        estimator = self._estimator(params)
         estimator.fit(features.to_numpy(dtype="float64"), labels.to_numpy())
         self._fitted(estimator)
         classes = tuple(np.asarray(getattr(estimator, "classes_", ())).tolist())
@@ -186,7 +186,7 @@ class TradingModel(ABC):
     # --- what each kind of model does ----------------------------------------------------------
 
     @abstractmethod
-    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> Any: ...
+    def _estimator(self, params: dict[str, Any]) -> Any: ...
 
     @abstractmethod
     def _fitted(self, fitted: Any) -> None: ...
@@ -254,7 +254,7 @@ class _LightGBM(TradingModel):
 class LightGBMClassifier(_LightGBM):
     model_type = "lightgbm_classifier"
 
-    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> lgb.LGBMClassifier:
+    def _estimator(self, params: dict[str, Any]) -> lgb.LGBMClassifier:
         return lgb.LGBMClassifier(**params)
 
     def _predicted(self, matrix: np.ndarray) -> np.ndarray:
@@ -265,7 +265,7 @@ class LightGBMClassifier(_LightGBM):
 class LightGBMRegressor(_LightGBM):
     model_type = "lightgbm_regressor"
 
-    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> lgb.LGBMRegressor:
+    def _estimator(self, params: dict[str, Any]) -> lgb.LGBMRegressor:
         return lgb.LGBMRegressor(**params)
 
     def _predicted(self, matrix: np.ndarray) -> np.ndarray:
@@ -301,7 +301,7 @@ class LogisticRegressionModel(_ScikitLearn):
     model_type = "logistic_regression"
     defaults = {"C": 1.0, "max_iter": 1000}
 
-    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> Any:
+    def _estimator(self, params: dict[str, Any]) -> Any:
         return make_pipeline(StandardScaler(), LogisticRegression(**params))
 
 
@@ -309,7 +309,7 @@ class RandomForestModel(_ScikitLearn):
     model_type = "random_forest"
     defaults = {"n_estimators": 200, "max_depth": 6, "min_samples_leaf": 20, "random_state": 7, "n_jobs": 1}
 
-    def _estimator(self, params: dict[str, Any], labels: pd.Series) -> RandomForestClassifier:
+    def _estimator(self, params: dict[str, Any]) -> RandomForestClassifier:
         return RandomForestClassifier(**params)
 
 
