@@ -229,7 +229,9 @@ class WalkForwardRunDetailSerializer(WalkForwardRunSerializer):
 
 class BacktestRunInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
-    strategy = serializers.CharField(max_length=64, help_text="momentum, mean_reversion, buy_and_hold, ...")
+    strategy = serializers.CharField(
+        max_length=64, help_text="momentum, mean_reversion, buy_and_hold, ml_classifier, ..."
+    )
     name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
     timeframe = serializers.ChoiceField(choices=TimeframeChoices.choices, default=Timeframe.D1.value)

@@ -22,6 +22,7 @@ from marketdata.core.errors import InvalidInput
 from marketdata.selectors import stored_bars_get
 from strategies.core.models.evaluation import CrossValidation, cross_validate
 from strategies.core.models.trading import MODELS, TrainData
+from strategies.core.models.training import labelled_rows
 from strategies.core.models.validation import purged_kfold, purged_walk_forward
 from strategies.models import TrainedModel
 
@@ -102,24 +103,12 @@ def training_rows(
 def _labelled(
     feature_set: FeatureSet, label: LabelSpec, symbols: list[str], timeframe: Timeframe
 ) -> tuple[TrainData, np.ndarray, dict[str, pd.DataFrame]]:
-    """training_rows(), with the bars they come from."""
+    """training_rows(), with the bars they come from; the features through the feature cache."""
     if not symbols:
         raise InvalidInput("no symbols to train on")
     features = features_compute(feature_set=feature_set, symbols=symbols, timeframe=timeframe)
     if not isinstance(features.index, pd.MultiIndex):
         features = pd.concat({symbols[0]: features}, names=["symbol", "ts"])
     bars = stored_bars_get(symbols=symbols, timeframe=timeframe, start=None, end=None)
-    labels = pd.concat({s: label.generate(frame) for s, frame in bars.items()}, names=["symbol", "ts"])
-    rows = features.notna().all(axis=1) & labels["label"].reindex(features.index).notna()
-    table = features[rows].join(labels).reset_index().sort_values(["ts", "symbol"], kind="stable")
-    if table.empty:
-        raise InvalidInput(f"no bar of {', '.join(symbols)} has every feature and a {label} label")
-    table = table.set_index(["symbol", "ts"])
-    data = TrainData(
-        table[feature_set.columns],
-        table["label"].astype(int),
-        feature_set.version,
-        str(label),
-        tuple(symbols),
-    )
-    return data, table["end"].to_numpy(dtype="datetime64[ns]"), bars
+    data, ends = labelled_rows(bars, feature_set, label, features=features)
+    return data, ends, bars

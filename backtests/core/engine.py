@@ -158,6 +158,7 @@ class BacktestEngine:
                 "symbols": list(run.bars.datas),
                 "bars": len(curve),
                 "path": run.path,
+                **strategy.describe(),
             },
             prices=closes,
             benchmark_curve=pd.Series(run.bars.benchmark, index=curve.ts),

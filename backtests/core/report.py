@@ -24,6 +24,7 @@ from backtests.core.results import BacktestResult, EquityCurve, PerformanceMetri
 
 MAX_PLOT_POINTS = 5000  # per plotted line
 MAX_TRADE_ROWS = 5000  # in the HTML trades table; the JSON document holds every trade
+MAX_IMPORTANCE_BARS = 25  # features in a model's importance chart
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 GREEN, RED, BLUE, GREY = "#15803d", "#b91c1c", "#1d4ed8", "#6b7280"
 NONE = "—"
@@ -198,8 +199,10 @@ class ReportGenerator:
     def generate_html(self, result: BacktestResult, *, title: str | None = None) -> str:
         """One HTML page that opens offline: plotly.js is inlined once in the head, no URL is loaded.
 
-        Sections: headline metrics, equity vs benchmark, drawdown (%), each symbol's price with its
-        trades' entries and exits, monthly returns, the trades table and the configuration. Each
+        Sections: headline metrics, the model (for a strategy that trades one: its lineage, whether
+        the backtest's bars lie in its training span, and its feature importance chart), equity vs
+        benchmark, drawdown (%), each symbol's price with its trades' entries and exits, monthly
+        returns, the trades table and the configuration. Each
         plotted line is downsampled to max_plot_points (see downsample_indices: the first, lowest,
         highest and last point of every bucket), so a million-bar backtest stays a few megabytes;
         the trades table shows the first max_trade_rows trades.
@@ -216,6 +219,9 @@ class ReportGenerator:
             ("trades", "Trades", self._trades_html(result.trades)),
             ("config", "Configuration", _config_html(result)),
         ]
+        model = result.metadata.get("model")
+        if model:
+            sections.insert(1, ("model", "Model and feature importance", _model_html(model, result)))
         subtitle = " · ".join(
             [
                 f"Strategy {_e(result.strategy_id)}",
@@ -507,11 +513,62 @@ def _metrics_html(m: PerformanceMetrics) -> str:
 
 
 def _config_html(result: BacktestResult) -> str:
-    items = {**to_plain(result.config), **{f"metadata.{k}": v for k, v in to_plain(result.metadata).items()}}
+    metadata = {k: v for k, v in to_plain(result.metadata).items() if k != "model"}  # its own section
+    items = {**to_plain(result.config), **{f"metadata.{k}": v for k, v in metadata.items()}}
     rows = "\n".join(
         f"<tr><th>{_e(key)}</th><td>{_e(_text(value))}</td></tr>" for key, value in items.items()
     )
     return f"<table class='kv'>\n{rows}\n</table>"
+
+
+def _model_html(model: Mapping[str, Any], result: BacktestResult) -> str:
+    """The model's lineage, how much of the backtest lies in its training span, and the global
+    importance of its features (the largest MAX_IMPORTANCE_BARS, as horizontal bars)."""
+    start, end = pd.Timestamp(model["training_start"]), pd.Timestamp(model["training_end"])
+    rows = {
+        "Model": f"{model['model_type']} ({model['reference']})",
+        "Content hash": model["content_hash"],
+        "Feature set": f"{model['feature_set']} (version {model['feature_set_version']})",
+        "Label": model["label"],
+        "Trained on": f"{', '.join(model['instruments'])}, {_when(start)} to {_when(end)}",
+        "Threshold": f"{model['threshold']:g}",
+        "Horizon": f"{model['horizon']} bars",
+    }
+    table = "<table class='kv'>\n" + "\n".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows.items()
+    )
+    ts = result.equity_curve.ts
+    inside = int(((ts >= start) & (ts <= end)).sum())
+    traded = set(result.metadata.get("symbols", ())) & set(model["instruments"])
+    if inside and traded:
+        span = _note(
+            f"In sample: {inside:,} of the {len(ts):,} bars lie in the model's training span, on "
+            f"symbols it was trained on ({', '.join(sorted(traded))}): there the results overstate "
+            "what the model can do. A walk-forward trains it on each window's past alone."
+        )
+    elif inside:
+        span = _note(
+            f"{inside:,} of the {len(ts):,} bars lie in the model's training span, on other symbols "
+            "than the ones it was trained on."
+        )
+    else:
+        span = _note("Out of sample: no bar of this backtest lies in the model's training span.")
+    importance = sorted(model["importance"].items(), key=lambda item: -item[1])[:MAX_IMPORTANCE_BARS]
+    if not importance:
+        return table + "\n</table>\n" + span
+    names, values = zip(*reversed(importance), strict=True)
+    fig = go.Figure(
+        go.Bar(
+            x=list(values),
+            y=list(names),
+            orientation="h",
+            marker_color=BLUE,
+            hovertemplate="%{y}: %{x:.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(xaxis_title="Importance (mean |contribution|, or permutation)", showlegend=False)
+    chart = _figure_html(fig, "importance", height=120 + 22 * len(names))
+    return table + "\n</table>\n" + span + "\n<h3>Feature importance</h3>\n" + chart
 
 
 # --- formatting ---------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ and the out-of-sample span after it to trade them in; the next window starts ste
 in-sample span, and once over the whole span the windows cover (the matrix the Probability of
 Backtest Overfitting reads); each trial is kept. A window's best eligible set (at least
 min_trades_required in-sample trades and an objective) then trades that window's out-of-sample
-span. The out-of-sample spans run as one backtest on one capital base: each window's strategy is
+span. A strategy that learns from history (an ML model) learns from the in-sample span of each of
+its trials, and each window's chosen one again from its own: no model sees an out-of-sample
+label. The out-of-sample spans run as one backtest on one capital base: each window's strategy is
 fresh, sees every bar before its span to warm up, and its positions are closed at the span's last
 bar unless carry_positions hands them to the next window's strategy.
 
@@ -284,7 +286,8 @@ class WalkForwardEngine:
         job: Job,
         backtest_config: BacktestConfig,
     ) -> list[Trial]:
-        """The trials of one job. A window's in-sample run sees every earlier bar as warm-up."""
+        """The trials of one job. A window's in-sample run sees every earlier bar as warm-up; a
+        strategy that learns (a model) learns from the in-sample span first."""
         if job.window is None:
             start, end = plan.span
         else:
@@ -298,7 +301,9 @@ class WalkForwardEngine:
         trials = []
         for combo in job.combos:
             try:
-                built[combo] = factory(_with_parameters(base_config, plan.combos[combo]))
+                strategy = factory(_with_parameters(base_config, plan.combos[combo]))
+                strategy.learn(bars, start, end)
+                built[combo] = strategy
             except ApplicationError as exc:
                 trials.append(Trial(job.window, combo, plan.combos[combo], error=exc.message))
         measured = self.engine.measure(list(built.values()), bars, config)
@@ -332,7 +337,9 @@ class WalkForwardEngine:
             _Segment(
                 w.out_of_sample_start,
                 w.out_of_sample_end,
-                None if best is None else factory(_with_parameters(base_config, best.parameters)),
+                None
+                if best is None
+                else _learned(factory(_with_parameters(base_config, best.parameters)), frames, w),
             )
             for w, best in zip(plan.windows, chosen.values(), strict=True)
         ]
@@ -369,6 +376,13 @@ class WalkForwardEngine:
 
 def _with_parameters(base: StrategyConfig, parameters: Mapping[str, Any]) -> StrategyConfig:
     return base.model_copy(update={"parameters": {**base.parameters, **parameters}})
+
+
+def _learned(strategy: Strategy, frames: Mapping[str, BarArrays], window: Window) -> Strategy:
+    """The strategy, having learned from the window's in-sample span (as its trials did)."""
+    end = window.in_sample_end
+    strategy.learn({s: bars.between(None, end) for s, bars in frames.items()}, window.in_sample_start, end)
+    return strategy
 
 
 def _eligible(trials: Sequence[Trial], wf_config: WalkForwardConfig) -> list[Trial]:

@@ -33,7 +33,9 @@ LABEL_WIDTH, VALUE_WIDTH = 20, 14
 
 def add_backtest_arguments(parser, *, what: str = "backtest") -> None:
     """The flags of a backtest: strategy, symbols, dates, data source, parameters, costs, outputs."""
-    parser.add_argument("--strategy", help="momentum, mean_reversion, buy_and_hold (or from --config)")
+    parser.add_argument(
+        "--strategy", help="momentum, mean_reversion, buy_and_hold, ml_classifier (or from --config)"
+    )
     parser.add_argument("--symbols", default="", help="comma-separated; overrides the config's universe")
     parser.add_argument("--timeframe", help="1m, 5m, 15m, 1h or 1d (default: the config's, or 1d)")
     parser.add_argument("--start", help="first day, YYYY-MM-DD (default: the first bar)")

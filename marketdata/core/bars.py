@@ -117,6 +117,10 @@ class BarArrays:
     def __len__(self) -> int:
         return len(self.close)
 
+    def frame(self) -> pd.DataFrame:
+        """The bars as a BarFrame."""
+        return bar_frame(self.ts, self.open, self.high, self.low, self.close, self.volume)
+
     def between(self, start: datetime | None, end: datetime | None) -> "BarArrays":
         """The bars from start to end, both included (None: no bound), sharing these arrays."""
         if start is None and end is None:

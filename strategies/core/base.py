@@ -3,7 +3,8 @@
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import ClassVar
+from datetime import datetime
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -107,6 +108,18 @@ class Strategy(ABC):
 
     def daily_close(self) -> None:
         """The session ended."""
+
+    # --- beyond the seed's interface -----------------------------------------------------------
+
+    def learn(self, datas: Mapping[str, BarArrays], start: datetime, end: datetime) -> None:
+        """For strategies that learn from history (a model): learn from the bars from start to end
+        (datas may hold earlier ones, for warm-up) and from nothing known only after end. A
+        walk-forward calls it with each window's in-sample span before the out-of-sample one is
+        traded. The default learns nothing."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the strategy adds to its backtest's metadata (a model's lineage and importance)."""
+        return {}
 
     # --- what the engine needs to call --------------------------------------------------------
 

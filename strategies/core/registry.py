@@ -1,10 +1,22 @@
-"""Strategies by name."""
+"""Strategies by name, and where ml strategies look models up by reference."""
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from marketdata.core.errors import InvalidInput
 from strategies.core.base import Strategy
 from strategies.core.config import StrategyConfig
 
+if TYPE_CHECKING:
+    from strategies.core.models.trading import ModelArtifact
+
+ModelRegistry = Callable[[str], "ModelArtifact | None"]
+
 _REGISTRY: dict[str, type[Strategy]] = {}
+# Strategies whose modules are slow to import (they load the model libraries): imported when asked for.
+_ON_DEMAND = {"ml_classifier": "strategies.core.ml"}
+_MODEL_REGISTRY: list[ModelRegistry] = []  # the installed one, if any
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
@@ -14,20 +26,32 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 def strategy_names() -> list[str]:
     _load_builtins()
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_ON_DEMAND})
 
 
 def strategy_build(config: StrategyConfig) -> Strategy:
     """A strategy instance for the config, its parameters validated."""
     _load_builtins()
+    if config.strategy in _ON_DEMAND:
+        import_module(_ON_DEMAND[config.strategy])
     try:
         cls = _REGISTRY[config.strategy]
     except KeyError:
         raise InvalidInput(
-            f"unknown strategy {config.strategy!r}; known: {', '.join(sorted(_REGISTRY))}"
+            f"unknown strategy {config.strategy!r}; known: {', '.join(strategy_names())}"
         ) from None
     return cls(config)
 
 
 def _load_builtins() -> None:
     from strategies.core import builtin  # noqa: F401  (registers the built-in strategies)
+
+
+def model_registry_install(registry: ModelRegistry | None) -> None:
+    """Let ml strategies look their `model` reference up in a registry: it returns the artifact a
+    reference names, or None for one it does not know (then the reference is a file path)."""
+    _MODEL_REGISTRY[:] = [] if registry is None else [registry]
+
+
+def model_registry() -> ModelRegistry | None:
+    return _MODEL_REGISTRY[0] if _MODEL_REGISTRY else None

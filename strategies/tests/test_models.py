@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.core.pipeline import FeatureSet, FeatureSpec
 from marketdata.core.errors import InvalidInput
 from strategies.core.models.trading import (
     MODELS,
@@ -12,6 +13,8 @@ from strategies.core.models.trading import (
     ModelArtifact,
     TrainData,
 )
+
+RSI_SET = FeatureSet(name="rsi-only", features=[FeatureSpec(kind="rsi")])
 
 
 def data(n=600, seed=1, classes=2):
@@ -26,7 +29,7 @@ def data(n=600, seed=1, classes=2):
     return TrainData(
         features,
         pd.Series(labels, index=index),
-        feature_set_version="abc123",
+        feature_set=RSI_SET,
         label_definition="fixed:5:0.02",
         instruments=("AAA",),
     )
@@ -58,8 +61,9 @@ def test_an_artifact_carries_its_lineage():
 
     assert artifact.model_type == "lightgbm_classifier"
     assert artifact.feature_columns == ("signal", "noise_1", "noise_2", "noise_3")
+    assert artifact.feature_set_definition() == RSI_SET
     assert (artifact.feature_set_version, artifact.label_definition, artifact.instruments) == (
-        "abc123",
+        RSI_SET.version,
         "fixed:5:0.02",
         ("AAA",),
     )

@@ -17,7 +17,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--strategy", help="momentum, mean_reversion, buy_and_hold (or from --config)")
+        parser.add_argument(
+            "--strategy", help="momentum, mean_reversion, buy_and_hold, ml_classifier (or from --config)"
+        )
         parser.add_argument("--config", help="a strategy config YAML (configs/strategies/*.yaml)")
         parser.add_argument("--symbols", default="", help="the symbol to check (the first one is used)")
         parser.add_argument("--timeframe", help="1m, 5m, 15m, 1h or 1d (default: the config's, or 1d)")
