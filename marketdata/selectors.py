@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db.models import FloatField, Max, QuerySet, TextField
+from django.db.models import Exists, FloatField, Max, OuterRef, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from marketdata.core.bars import RejectedRow, Timeframe, bar_frame, empty_bar_frame
@@ -27,6 +27,12 @@ def instrument_get(*, symbol: str) -> Instrument:
 def instrument_list(*, active: bool | None = None) -> QuerySet[Instrument]:
     qs = Instrument.objects.all()
     return qs if active is None else qs.filter(active=active)
+
+
+def active_symbols_with_bars(*, timeframe: Timeframe) -> list[str]:
+    """The symbols of the active instruments that have bars of timeframe: the active universe."""
+    stored = PriceBar.objects.filter(instrument=OuterRef("pk"), timeframe=timeframe)
+    return list(instrument_list(active=True).filter(Exists(stored)).values_list("symbol", flat=True))
 
 
 def bar_list(*, instrument: Instrument, timeframe: str, start=None, end=None) -> QuerySet[PriceBar]:

@@ -26,11 +26,13 @@ log = structlog.get_logger(__name__)
     retry_jitter=True,
     max_retries=5,
 )
-def ingest_bars_task(self, run_id: int) -> None:
+def ingest_bars_task(self, run_id: int) -> int:
+    """Load the run's bars (once: a run already loaded is left as it is); the run's id, which the
+    work that follows an ingestion (models' predictions) reads."""
     run = IngestionRun.objects.get(pk=run_id)
-    if run.status in {RunStatus.SUCCEEDED, RunStatus.PARTIAL}:
-        return
-    ingestion_run_execute(run=run)
+    if run.status not in {RunStatus.SUCCEEDED, RunStatus.PARTIAL}:
+        ingestion_run_execute(run=run)
+    return run.pk
 
 
 @shared_task(queue="ingestion", acks_late=True)

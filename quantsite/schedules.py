@@ -18,6 +18,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=23, day_of_week="mon-fri"),
         "options": {"queue": "monitoring"},
     },
+    # Sunday morning, when no session is open: new candidates for an approval to promote.
+    "retrain-models-weekly": {
+        "task": "strategies.tasks.retrain_models_task",
+        "schedule": crontab(minute=0, hour=6, day_of_week="sun"),
+        "options": {"queue": "training"},
+    },
     "resume-stalled-walk-forwards": {
         "task": "backtests.tasks.walk_forward_stalled_resume_task",
         "schedule": crontab(minute="*/5"),

@@ -24,7 +24,14 @@ class TrainedModel(models.Model):
     artifact_path = models.CharField(max_length=500)
     content_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE)
-    retrain_weekly = models.BooleanField(default=False)
+    retrain_weekly = models.BooleanField(
+        default=False,
+        help_text="Train the same recipe again every week on the newest bars (a new candidate, which "
+        "takes the mark over).",
+    )
+    retrained_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retrainings"
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -35,3 +42,25 @@ class TrainedModel(models.Model):
 
     def __str__(self) -> str:
         return f"model #{self.pk} {self.model_type} {self.label} ({self.status})"
+
+
+class ModelPrediction(models.Model):
+    """What a model predicted at a bar of an instrument (the newest bar after each ingestion)."""
+
+    model = models.ForeignKey(TrainedModel, on_delete=models.CASCADE, related_name="predictions")
+    instrument = models.ForeignKey("marketdata.Instrument", on_delete=models.CASCADE, related_name="+")
+    timeframe = models.CharField(max_length=3, choices=TimeframeChoices.choices)
+    ts = models.DateTimeField(help_text="The bar predicted from (its features' last bar).")
+    values = models.JSONField(help_text='Each class\'s probability ({"0": 0.7, "1": 0.3}), or {"value": x}.')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ts", "instrument__symbol"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "instrument", "timeframe", "ts"], name="one_prediction_per_model_bar"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"model #{self.model_id} on {self.instrument} at {self.ts:%Y-%m-%d %H:%M}"

@@ -7,7 +7,8 @@ from features.core.labels import label_spec_parse
 from features.selectors import feature_set_get
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import ApplicationError
-from strategies.services import model_train
+from marketdata.models import IngestionRun
+from strategies.services import model_train, models_retrain_weekly, universe_predictions_make
 
 log = structlog.get_logger(__name__)
 
@@ -41,3 +42,17 @@ def train_model_task(
         log.warning("model not trained", model_type=model_type, symbols=symbols, error=exc.message)
         return None
     return trained.pk
+
+
+@shared_task(queue="training", acks_late=True)
+def retrain_models_task() -> list[int]:
+    """Weekly: retrain the models marked for it on the newest bars; the new candidates' ids."""
+    return [trained.pk for trained in models_retrain_weekly()]
+
+
+@shared_task(queue="training", acks_late=True)
+def predict_universe_task(ingestion_run_id: int) -> int:
+    """After an ingestion: the approved models of its timeframe predict at the newest bar of every
+    active instrument (kept once per bar: running it again changes nothing). The predictions made."""
+    run = IngestionRun.objects.get(pk=ingestion_run_id)
+    return universe_predictions_make(timeframe=Timeframe(run.timeframe))

@@ -521,6 +521,28 @@ def _config_html(result: BacktestResult) -> str:
     return f"<table class='kv'>\n{rows}\n</table>"
 
 
+def model_span_text(result: BacktestResult) -> str:
+    """For a backtest of a model: how many of its bars lie in the model's training span, and
+    whether on the symbols it was trained on (in sample)."""
+    model = result.metadata["model"]
+    start, end = pd.Timestamp(model["training_start"]), pd.Timestamp(model["training_end"])
+    ts = result.equity_curve.ts
+    inside = int(((ts >= start) & (ts <= end)).sum())
+    traded = set(result.metadata.get("symbols", ())) & set(model["instruments"])
+    if inside and traded:
+        return (
+            f"In sample: {inside:,} of the {len(ts):,} bars lie in the model's training span, on "
+            f"symbols it was trained on ({', '.join(sorted(traded))}): there the results overstate "
+            "what the model can do. A walk-forward trains it on each window's past alone."
+        )
+    if inside:
+        return (
+            f"{inside:,} of the {len(ts):,} bars lie in the model's training span, on other symbols "
+            "than the ones it was trained on."
+        )
+    return "Out of sample: no bar of this backtest lies in the model's training span."
+
+
 def _model_html(model: Mapping[str, Any], result: BacktestResult) -> str:
     """The model's lineage, how much of the backtest lies in its training span, and the global
     importance of its features (the largest MAX_IMPORTANCE_BARS, as horizontal bars)."""
@@ -537,22 +559,7 @@ def _model_html(model: Mapping[str, Any], result: BacktestResult) -> str:
     table = "<table class='kv'>\n" + "\n".join(
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows.items()
     )
-    ts = result.equity_curve.ts
-    inside = int(((ts >= start) & (ts <= end)).sum())
-    traded = set(result.metadata.get("symbols", ())) & set(model["instruments"])
-    if inside and traded:
-        span = _note(
-            f"In sample: {inside:,} of the {len(ts):,} bars lie in the model's training span, on "
-            f"symbols it was trained on ({', '.join(sorted(traded))}): there the results overstate "
-            "what the model can do. A walk-forward trains it on each window's past alone."
-        )
-    elif inside:
-        span = _note(
-            f"{inside:,} of the {len(ts):,} bars lie in the model's training span, on other symbols "
-            "than the ones it was trained on."
-        )
-    else:
-        span = _note("Out of sample: no bar of this backtest lies in the model's training span.")
+    span = _note(model_span_text(result))
     importance = sorted(model["importance"].items(), key=lambda item: -item[1])[:MAX_IMPORTANCE_BARS]
     if not importance:
         return table + "\n</table>\n" + span

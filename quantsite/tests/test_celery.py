@@ -22,6 +22,8 @@ def test_every_project_task_names_a_declared_queue():
         "marketdata.tasks.check_data_freshness_task": "monitoring",
         "features.tasks.compute_features_task": "features",
         "strategies.tasks.train_model_task": "training",
+        "strategies.tasks.retrain_models_task": "training",
+        "strategies.tasks.predict_universe_task": "training",
         "backtests.tasks.backtest_run_execute_task": "backtests",
         "backtests.tasks.walk_forward_run_execute_task": "backtests",
         "backtests.tasks.walk_forward_chunk_task": "backtests",

@@ -7,7 +7,7 @@ from time import perf_counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backtests.core.report import ReportGenerator
+from backtests.core.report import ReportGenerator, model_span_text
 from backtests.core.results import BacktestResult
 from backtests.management.options import (
     add_backtest_arguments,
@@ -57,6 +57,14 @@ class Command(BaseCommand):
                 written.append(("json result", text_write(Path(opts["json"]), document)))
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
+        model = result.metadata.get("model")
+        if model:
+            self.stdout.write(
+                f"model {model['reference']}: {model['model_type']} {model['content_hash'][:12]}, "
+                f"trained on {', '.join(model['instruments'])} {model['training_start'][:10]}.."
+                f"{model['training_end'][:10]}"
+            )
+            self.stdout.write(model_span_text(result))
         for line in metrics_table(result.metrics):
             self.stdout.write(line)
         for what, path in written:
