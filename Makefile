@@ -1,5 +1,7 @@
 # The platform's commands. `make demo` and `make test` work on a fresh machine: each creates
 # .venv and installs what it needs; a second run reuses it.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -33,7 +35,11 @@ demo: $(VENV)/.runtime
 	$(MANAGE) walkforward --strategy momentum --symbols AAA --in-sample-days 504 --out-of-sample-days 126 \
 		--step-days 126 --grid fast=5:20:5 --grid slow=30:90:30 --objective sharpe --min-trades 3
 	$(MANAGE) train --model lightgbm --feature-set default --label fixed:5:0.02 --symbols AAA,BBB,CCC,DDD,EEE \
-		--cv purged-kfold:5 --embargo 5
+		--cv purged-kfold:5 --embargo 5 | tee var/demo-model.txt
+	model=$$(sed -n 's/^model #\([0-9]*\) .*/\1/p' var/demo-model.txt) && \
+	$(MANAGE) backtest --strategy ml_classifier --param model=$$model --param threshold=0.5 --symbols AAA && \
+	$(MANAGE) walkforward --strategy ml_classifier --param model=$$model --symbols AAA --in-sample-days 756 \
+		--out-of-sample-days 252 --step-days 252 --grid threshold=0.5,0.55 --objective sharpe --min-trades 3
 	@echo "Reports (HTML, open offline): the 'html report' lines above (ARTIFACT_STORAGE/backtests/ and walkforwards/, var/artifacts/ by default)"
 	@echo "Serving the console on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/)"
 	$(MANAGE) runserver 127.0.0.1:8000

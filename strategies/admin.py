@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from strategies.models import TrainedModel
+from strategies.models import ModelPrediction, TrainedModel
 
 
 @admin.register(TrainedModel)
@@ -11,3 +11,14 @@ class TrainedModelAdmin(admin.ModelAdmin):
     readonly_fields = [
         f.name for f in TrainedModel._meta.fields if f.name not in {"status", "retrain_weekly"}
     ]
+
+
+@admin.register(ModelPrediction)
+class ModelPredictionAdmin(admin.ModelAdmin):
+    list_display = ("id", "model", "instrument", "timeframe", "ts", "values", "created_at")
+    list_filter = ("timeframe", "model")
+    search_fields = ("instrument__symbol",)
+    readonly_fields = [f.name for f in ModelPrediction._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

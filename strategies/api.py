@@ -45,6 +45,21 @@ class TrainedModelDetailSerializer(TrainedModelSerializer):
             "training_end",
             "content_hash",
             "retrain_weekly",
+            "retrained_from",
+            "latest_predictions",
+        ]
+
+    latest_predictions = serializers.SerializerMethodField(
+        help_text="The model's predictions at the newest bar predicted, per instrument."
+    )
+
+    def get_latest_predictions(self, model: TrainedModel) -> list[dict]:
+        newest = model.predictions.order_by("-ts").values_list("ts", flat=True).first()
+        if newest is None:
+            return []
+        return [
+            {"symbol": p.instrument.symbol, "ts": p.ts.isoformat(), "values": p.values}
+            for p in model.predictions.filter(ts=newest).select_related("instrument")
         ]
 
 

@@ -174,7 +174,7 @@ def test_weekly_retraining_trains_the_marked_models_again_on_new_bars_once(artif
 
 
 def test_after_an_ingestion_the_approved_models_predict_at_each_active_instruments_newest_bar(
-    artifacts, small_set, django_capture_on_commit_callbacks
+    artifacts, small_set, django_capture_on_commit_callbacks, api
 ):
     for symbol in ("AAA", "BBB"):
         _ingest_synthetic(symbol, datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 6, 28, tzinfo=UTC))
@@ -207,3 +207,7 @@ def test_after_an_ingestion_the_approved_models_predict_at_each_active_instrumen
         assert p.values == {"0": expected[0], "1": expected[1]}
     assert predict_universe_task.delay(run.pk).get() == 2  # again: the same two, not new ones
     assert ModelPrediction.objects.count() == 2
+    latest = api.get(f"/api/v1/models/{approved.pk}/").json()["latest_predictions"]
+    assert [(p["symbol"], p["ts"][:10], p["values"]) for p in latest] == [
+        (p.instrument.symbol, "2024-07-31", p.values) for p in predictions
+    ]
