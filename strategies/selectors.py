@@ -1,7 +1,7 @@
 """Reads of strategies and models: the model registry's artifacts."""
 
 from marketdata.core.errors import InvalidInput, NotFound
-from strategies.core.models.trading import ModelArtifact
+from strategies.core.models.artifact import ModelArtifact
 from strategies.models import TrainedModel
 
 

@@ -190,7 +190,7 @@ def test_a_config_file_is_loaded_and_the_flags_override_it(aaa):
         ),
         (
             ["--strategy", "foo", "--symbols", "AAA"],
-            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, momentum",
+            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
         ),
         (["--symbols", "AAA"], "give --strategy or --config"),
         (["--strategy", "momentum", "--symbols", "ZZZ"], "unknown symbol 'ZZZ'"),

@@ -202,7 +202,7 @@ def wf(**changes) -> WalkForwardConfig:
             StrategyConfig(strategy="foo", universe=["AAA"]),
             WF,
             InvalidInput,
-            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, momentum",
+            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
         ),
         (
             MOMENTUM,

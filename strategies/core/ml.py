@@ -34,7 +34,8 @@ from marketdata.core.errors import InvalidInput
 from strategies.core.base import NO_SIGNAL, SIGNAL_FLAT, SIGNAL_LONG, SIGNAL_SHORT
 from strategies.core.builtin import ArraySignalStrategy
 from strategies.core.config import StrategyConfig
-from strategies.core.models.trading import MODELS, ModelArtifact, TradingModel
+from strategies.core.models.artifact import ModelArtifact
+from strategies.core.models.trading import MODELS, TradingModel
 from strategies.core.models.training import labelled_rows
 from strategies.core.registry import model_registry, register
 
@@ -91,7 +92,6 @@ class MLClassifier(ArraySignalStrategy):
         self.horizon = self.params.horizon or self.label.horizon
         self.trading_model = artifact.model()
         self.recipe = artifact
-        self.probabilities: dict[str, np.ndarray] = {}
 
     @property
     def artifact(self) -> ModelArtifact:
@@ -128,7 +128,6 @@ class MLClassifier(ArraySignalStrategy):
         probabilities = np.full((len(data), len(classes)), np.nan)
         if complete.any():
             probabilities[complete] = self.trading_model.predict(features[complete]).values.to_numpy()
-        self.probabilities[data.symbol] = probabilities
         up = probabilities[:, classes.index(max(classes))]
         down = probabilities[:, classes.index(min(classes))]
         self.keep_indicators(data.symbol, probability_up=up, probability_down=down)

@@ -9,7 +9,7 @@ from strategies.core.base import Strategy
 from strategies.core.config import StrategyConfig
 
 if TYPE_CHECKING:
-    from strategies.core.models.trading import ModelArtifact
+    from strategies.core.models.artifact import ModelArtifact
 
 ModelRegistry = Callable[[str], "ModelArtifact | None"]
 

@@ -16,7 +16,7 @@ from features.services import features_compute
 from marketdata.core.bars import Timeframe
 from marketdata.services import ingestion_run_create, ingestion_run_enqueue
 from strategies.choices import ModelStatus
-from strategies.core.models.trading import ModelArtifact
+from strategies.core.models.artifact import ModelArtifact
 from strategies.models import ModelPrediction, TrainedModel
 from strategies.services import model_train
 from strategies.tasks import predict_universe_task, retrain_models_task

@@ -6,13 +6,8 @@ import pytest
 
 from features.core.pipeline import FeatureSet, FeatureSpec
 from marketdata.core.errors import InvalidInput
-from strategies.core.models.trading import (
-    MODELS,
-    LightGBMClassifier,
-    LightGBMRegressor,
-    ModelArtifact,
-    TrainData,
-)
+from strategies.core.models.artifact import ModelArtifact
+from strategies.core.models.trading import MODELS, LightGBMClassifier, LightGBMRegressor, TrainData
 
 RSI_SET = FeatureSet(name="rsi-only", features=[FeatureSpec(kind="rsi")])
 
@@ -122,6 +117,8 @@ def test_bad_training_data_and_features_are_refused():
                 train.features, train.labels.astype(float).where(train.labels.index != train.labels.index[3])
             )
         )
+    with pytest.raises(InvalidInput, match="every label is 1: a classifier needs rows of two classes"):
+        model.fit(TrainData(train.features, train.labels * 0 + 1))
     with pytest.raises(InvalidInput, match="share one index"):
         model.fit(TrainData(train.features, train.labels.iloc[1:]))
     with pytest.raises(InvalidInput, match="not fitted"):

@@ -9,7 +9,7 @@ from features.core.labels import label_spec_parse
 from features.selectors import feature_set_get
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
-from strategies.core.models.trading import ModelArtifact
+from strategies.core.models.artifact import ModelArtifact
 from strategies.models import TrainedModel
 from strategies.services import model_train, training_rows
 from strategies.tasks import train_model_task

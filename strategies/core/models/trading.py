@@ -13,15 +13,11 @@ fit() returns a ModelArtifact that holds the fitted model: ModelArtifact.load gi
 that predicts exactly what the fitted one did.
 """
 
-import base64
-import hashlib
 import io
-import json
 import pickle
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any, ClassVar
 
 import lightgbm as lgb
@@ -35,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 from features.core.pipeline import FeatureSet
 from marketdata.core.errors import InvalidInput
+from strategies.core.models.artifact import ModelArtifact
 
 PACKAGES = ("numpy", "pandas", "lightgbm", "scikit-learn")
 IMPORTANCE_ROWS = 2_000
@@ -65,91 +62,20 @@ class Explanations:
     importance: pd.Series  # per feature, largest first
 
 
-@dataclass(frozen=True)
-class ModelArtifact:
-    model_type: str
-    params: dict[str, Any]
-    feature_columns: tuple[str, ...]
-    classes: tuple[Any, ...]  # () for a regressor
-    importance: dict[str, float]
-    payload: bytes  # the fitted model
-    feature_set: dict[str, Any] = field(default_factory=dict)  # the whole definition, to compute them again
-    feature_set_version: str = ""
-    label_definition: str = ""
-    training_start: str = ""
-    training_end: str = ""
-    instruments: tuple[str, ...] = ()
-    metrics: dict[str, float] = field(default_factory=dict)
-    packages: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def content_hash(self) -> str:
-        """SHA-256 of the model and everything that defines it (not the metrics measured on it)."""
-        defining = [
-            self.model_type,
-            self.params,
-            self.feature_columns,
-            self.classes,
-            self.feature_set,
-            self.feature_set_version,
-            self.label_definition,
-            self.training_start,
-            self.training_end,
-            self.instruments,
-        ]
-        head = json.dumps(defining, sort_keys=True, default=str)
-        return hashlib.sha256(head.encode() + self.payload).hexdigest()
-
-    def save(self, path: str | Path) -> Path:
-        document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode("ascii")}
-        document["content_hash"] = self.content_hash
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, default=list))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ModelArtifact":
-        try:
-            document = json.loads(Path(path).read_text())
-            stored_hash = document.pop("content_hash")
-            document["payload"] = base64.b64decode(document["payload"])
-            for name in ("feature_columns", "classes", "instruments"):
-                document[name] = tuple(document[name])
-            artifact = cls(**document)
-        except OSError as exc:
-            raise InvalidInput(f"{path}: the model artifact cannot be read ({exc.strerror})") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"{path}: not a model artifact ({type(exc).__name__}: {exc})") from None
-        if artifact.content_hash != stored_hash:
-            raise InvalidInput(f"{path}: the model does not match its content hash (altered or damaged)")
-        return artifact
-
-    def model(self) -> "TradingModel":
-        return MODELS[self.model_type].from_artifact(self)
-
-    def feature_set_definition(self) -> FeatureSet:
-        """The feature set the model was trained on, as it was: the same version, or an error."""
-        if not self.feature_set:
-            raise InvalidInput("the model artifact holds no feature set definition: train it again")
-        feature_set = FeatureSet.model_validate(self.feature_set)
-        if feature_set.version != self.feature_set_version:
-            raise InvalidInput(
-                f"the model's feature set {feature_set.name!r} computes as version {feature_set.version} "
-                f"now, not the {self.feature_set_version} it was trained on: train it again"
-            )
-        return feature_set
-
-
 class TradingModel(ABC):
     model_type: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
+    classifier: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._artifact: ModelArtifact | None = None
 
     def fit(self, train_data: TrainData, params: dict[str, Any] | None = None) -> ModelArtifact:
         features, labels = _checked(train_data)
+        if self.classifier and labels.nunique() < 2:
+            raise InvalidInput(
+                f"every label is {labels.iloc[0]}: a classifier needs rows of two classes or more"
+            )
         feature_set = train_data.feature_set
         params = {**self.defaults, **(params or {})}
         estimator = self._estimator(params)
@@ -287,6 +213,7 @@ class LightGBMClassifier(_LightGBM):
 
 class LightGBMRegressor(_LightGBM):
     model_type = "lightgbm_regressor"
+    classifier = False
 
     def _estimator(self, params: dict[str, Any]) -> lgb.LGBMRegressor:
         return lgb.LGBMRegressor(**params)
