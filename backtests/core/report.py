@@ -202,10 +202,10 @@ class ReportGenerator:
         Sections: headline metrics, the model (for a strategy that trades one: its lineage, whether
         the backtest's bars lie in its training span, and its feature importance chart), equity vs
         benchmark, drawdown (%), each symbol's price with its trades' entries and exits, monthly
-        returns, the trades table and the configuration. Each
-        plotted line is downsampled to max_plot_points (see downsample_indices: the first, lowest,
-        highest and last point of every bucket), so a million-bar backtest stays a few megabytes;
-        the trades table shows the first max_trade_rows trades.
+        returns, the trades table and the configuration. Each plotted line is downsampled to
+        max_plot_points (see downsample_indices: the first, lowest, highest and last point of every
+        bucket), so a million-bar backtest stays a few megabytes; the trades table shows the first
+        max_trade_rows trades.
         """
         title = title or f"Backtest of {result.strategy_id}"
         timestamps, equity = result.equity_curve.ts, result.equity_curve.equity
@@ -556,13 +556,11 @@ def _model_html(model: Mapping[str, Any], result: BacktestResult) -> str:
         "Threshold": f"{model['threshold']:g}",
         "Horizon": f"{model['horizon']} bars",
     }
-    table = "<table class='kv'>\n" + "\n".join(
-        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows.items()
-    )
-    span = _note(model_span_text(result))
+    cells = "\n".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows.items())
+    lineage = f"<table class='kv'>\n{cells}\n</table>\n{_note(model_span_text(result))}"
     importance = sorted(model["importance"].items(), key=lambda item: -item[1])[:MAX_IMPORTANCE_BARS]
     if not importance:
-        return table + "\n</table>\n" + span
+        return lineage
     names, values = zip(*reversed(importance), strict=True)
     fig = go.Figure(
         go.Bar(
@@ -575,7 +573,7 @@ def _model_html(model: Mapping[str, Any], result: BacktestResult) -> str:
     )
     fig.update_layout(xaxis_title="Importance (mean |contribution|, or permutation)", showlegend=False)
     chart = _figure_html(fig, "importance", height=120 + 22 * len(names))
-    return table + "\n</table>\n" + span + "\n<h3>Feature importance</h3>\n" + chart
+    return f"{lineage}\n<h3>Feature importance</h3>\n{chart}"
 
 
 # --- formatting ---------------------------------------------------------------------------------
