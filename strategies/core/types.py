@@ -109,6 +109,7 @@ class Order:
     stop_price: float | None = None
     tif: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False  # may only shrink a position (a close)
+    stop_loss: float | None = None  # the protective stop of the position it opens: its risk
     whole_shares: bool = True
     reason: str = ""
     id: str = field(default_factory=lambda: f"o{next(_order_numbers)}")
@@ -137,6 +138,8 @@ class Order:
             for price in (limit, stop):
                 if price is not None and not price > 0:
                     raise InvalidInput(f"order prices must be positive, not {price}")
+        if self.stop_loss is not None and not self.stop_loss > 0:
+            raise InvalidInput(f"a stop-loss price must be positive, not {self.stop_loss}")
 
     @property
     def remaining(self) -> float | None:
