@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from strategies.models import ModelPrediction, TrainedModel
+from marketdata.core.errors import ApplicationError
+from strategies.lifecycle_services import approval_decide, promotion_request
+from strategies.models import Approval, ModelPrediction, StrategyVersion, TrainedModel
 
 
 @admin.register(TrainedModel)
@@ -22,3 +24,71 @@ class ModelPredictionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+def _each(modeladmin, request, queryset, do) -> None:
+    """Run do(obj) for each selected object; every refusal is shown, none is lost."""
+    for obj in queryset:
+        try:
+            do(obj)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", level=messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{obj}: done", level=messages.SUCCESS)
+
+
+@admin.register(StrategyVersion)
+class StrategyVersionAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "stage", "model", "created_by", "updated_at")
+    list_filter = ("stage",)
+    search_fields = ("name", "config_hash")
+    readonly_fields = [f.name for f in StrategyVersion._meta.fields]
+    actions = ["request_promotion"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions are created from configs (CLI, API), with their hashes
+
+    @admin.action(description="Request the next stage (another person decides)")
+    def request_promotion(self, request, queryset) -> None:
+        _each(self, request, queryset, lambda v: promotion_request(version=v, requested_by=request.user))
+
+
+@admin.register(Approval)
+class ApprovalAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "subject_type",
+        "subject_id",
+        "stage",
+        "requested_by",
+        "decision",
+        "decided_by",
+    )
+    list_filter = ("kind", "decision")
+    readonly_fields = [f.name for f in Approval._meta.fields]
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Approve (four-eyes: not your own requests)")
+    def approve(self, request, queryset) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda a: approval_decide(approval=a, decided_by=request.user, approve=True),
+        )
+
+    @admin.action(description="Reject")
+    def reject(self, request, queryset) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda a: approval_decide(approval=a, decided_by=request.user, approve=False),
+        )

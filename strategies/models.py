@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from marketdata.choices import TimeframeChoices
-from strategies.choices import ModelStatus
+from strategies.choices import ApprovalDecision, ApprovalKind, ModelStatus, StrategyStage
 
 
 class TrainedModel(models.Model):
@@ -64,3 +64,64 @@ class ModelPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"model #{self.model_id} on {self.instrument} at {self.ts:%Y-%m-%d %H:%M}"
+
+
+class StrategyVersion(models.Model):
+    """A strategy config (and the model it trades, if any) going through the lifecycle: DRAFT,
+    then promotions, each approved by a second person; editing the config sends it back to DRAFT
+    and voids its approvals."""
+
+    name = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    config = models.JSONField(help_text="The StrategyConfig, as JSON.")
+    config_hash = models.CharField(max_length=64)
+    model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    model_hash = models.CharField(max_length=64, blank=True)
+    stage = models.CharField(max_length=24, choices=StrategyStage.choices, default=StrategyStage.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="one_strategy_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.stage})"
+
+
+class Approval(models.Model):
+    """A request and its decision by another person (four-eyes): a promotion of a strategy version,
+    a risk-limit change or leaving HALTED. It holds the hashes of what it approves: a change to the
+    config or the model after the request voids it."""
+
+    kind = models.CharField(max_length=16, choices=ApprovalKind.choices)
+    subject_type = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=64, blank=True)
+    stage = models.CharField(
+        max_length=24, choices=StrategyStage.choices, blank=True, help_text="A promotion's target stage."
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    request_comment = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(
+        max_length=16, choices=ApprovalDecision.choices, default=ApprovalDecision.PENDING
+    )
+    comment = models.TextField(blank=True)
+    config_hash = models.CharField(max_length=64, blank=True)
+    model_hash = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField(default=dict, blank=True, help_text="What is asked: the new risk limits, ...")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["subject_type", "subject_id", "decision"])]
+
+    def __str__(self) -> str:
+        target = f" to {self.stage}" if self.stage else ""
+        return f"approval #{self.pk}: {self.get_kind_display()}{target} ({self.decision})"

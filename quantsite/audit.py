@@ -1,0 +1,27 @@
+"""Writing to the audit trail: one function, used by every service that must leave a trace."""
+
+from typing import Any
+
+from django.db import models
+
+from quantsite.models import AuditRecord
+
+
+def audit(
+    *, actor, action: str, subject: models.Model | tuple[str, str], summary: str, **data: Any
+) -> AuditRecord:
+    """Record that actor (a user, or None for the platform) did action to subject (a model instance,
+    or a (type, id) pair), with summary and data (plain JSON values)."""
+    if isinstance(subject, models.Model):
+        subject_type, subject_id = subject._meta.model_name, str(subject.pk)
+    else:
+        subject_type, subject_id = subject
+    return AuditRecord.objects.create(
+        actor=actor,
+        actor_label=actor.get_username() if actor is not None else "platform",
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        summary=summary,
+        data=data,
+    )
