@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "features",
     "strategies",
     "backtests",
+    "execution",
+    "risk",
     "monitoring",
 ]
 

@@ -162,14 +162,7 @@ class SimulatedBroker:
     def _quantity(self, order: Order, price: float, first: bool) -> float | None:
         """The quantity to fill now; resolves notional and equity-fraction sizes at the first fill."""
         if order.qty is None:
-            if order.notional is not None:
-                qty = order.notional / price
-                order.qty = math.floor(qty + 1e-9) if order.whole_shares else qty
-            else:
-                budget = order.equity_fraction * self.portfolio.buying_power()
-                order.qty = self.commission.affordable_qty(
-                    budget, price, whole=order.whole_shares, first_fill=first
-                )
+            order.qty = resolved_qty(order, price, self.portfolio.buying_power(), self.commission, first)
             if order.qty <= 0:
                 return self._reject(order, "not enough buying power for one unit")
         if order.reduce_only:
@@ -182,3 +175,16 @@ class SimulatedBroker:
     def _reject(self, order: Order, reason: str) -> None:
         order.status = OrderStatus.REJECTED
         self.rejected.append((order, reason))
+
+
+def resolved_qty(
+    order: Order, price: float, buying_power: float, commission: CommissionModel, first_fill: bool = True
+) -> float:
+    """The quantity a notional or equity-fraction order comes to at price: the notional's worth, or
+    what the fraction of the buying power affords after commission (whole shares when the order
+    says so; 0 when not one is affordable)."""
+    if order.notional is not None:
+        qty = order.notional / price
+        return math.floor(qty + 1e-9) if order.whole_shares else qty
+    budget = order.equity_fraction * buying_power
+    return commission.affordable_qty(budget, price, whole=order.whole_shares, first_fill=first_fill)

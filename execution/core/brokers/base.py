@@ -122,6 +122,7 @@ class TradeUpdate:
     fill_qty: Decimal | None = None
     fill_price: Decimal | None = None
     execution_id: str = ""
+    commission: Decimal | None = None  # of this execution, when the broker says it with the fill
 
 
 class BrokerClient(ABC):

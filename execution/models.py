@@ -1,0 +1,113 @@
+"""Orders, their fills, and the positions and cash they make, per strategy version and mode.
+
+Money and quantities are Decimals. An order is stored (NEW, with its client_order_id) before it is
+sent, so a crash between the two never loses or duplicates it.
+"""
+
+from django.db import models
+
+from execution.choices import (
+    BrokerName,
+    OrderStatusChoices,
+    OrderTypeChoices,
+    SideChoices,
+    TimeInForceChoices,
+    TradingMode,
+)
+from strategies.models import StrategyVersion
+
+QTY = {"max_digits": 24, "decimal_places": 9}
+PRICE = {"max_digits": 24, "decimal_places": 9}
+# Cash moves by qty x price: 9 + 9 decimals, kept whole. Averages of prices keep as many.
+MONEY = {"max_digits": 36, "decimal_places": 18}
+AVERAGE = {"max_digits": 36, "decimal_places": 18}
+
+
+class Order(models.Model):
+    client_order_id = models.CharField(max_length=64, unique=True)
+    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="orders")
+    mode = models.CharField(max_length=8, choices=TradingMode.choices)
+    broker = models.CharField(max_length=16, choices=BrokerName.choices)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=SideChoices.choices)
+    qty = models.DecimalField(**QTY)
+    order_type = models.CharField(max_length=16, choices=OrderTypeChoices.choices, default="market")
+    limit_price = models.DecimalField(**PRICE, null=True, blank=True)
+    stop_price = models.DecimalField(**PRICE, null=True, blank=True)
+    tif = models.CharField(max_length=4, choices=TimeInForceChoices.choices, default="day")
+    status = models.CharField(max_length=20, choices=OrderStatusChoices.choices, default="new")
+    broker_status = models.CharField(max_length=32, blank=True)
+    broker_order_id = models.CharField(max_length=64, blank=True)
+    filled_qty = models.DecimalField(**QTY, default=0)
+    avg_fill_price = models.DecimalField(**AVERAGE, null=True, blank=True)
+    signal = models.CharField(max_length=200, help_text="The signal it came from (with the attempt, its id).")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    reason = models.CharField(max_length=200, blank=True)
+    status_reason = models.TextField(blank=True, help_text="Why it was rejected, canceled or left unknown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["strategy_version", "mode", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.qty} {self.symbol} ({self.status}, {self.client_order_id})"
+
+
+class Fill(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    execution_id = models.CharField(max_length=64)
+    qty = models.DecimalField(**QTY)
+    notional = models.DecimalField(**MONEY, help_text="qty x price: the money the fill moved, exact.")
+    price = models.DecimalField(**AVERAGE, help_text="notional / qty")
+    commission = models.DecimalField(**MONEY, default=0)
+    ts = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ts", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "execution_id"], name="one_fill_per_execution")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qty} {self.order.symbol} @ {self.price} ({self.execution_id})"
+
+
+class Position(models.Model):
+    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="positions")
+    mode = models.CharField(max_length=8, choices=TradingMode.choices)
+    symbol = models.CharField(max_length=32)
+    qty = models.DecimalField(**QTY, default=0, help_text="Signed: negative when short.")
+    avg_price = models.DecimalField(**AVERAGE, default=0)
+    realized_pnl = models.DecimalField(**MONEY, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["strategy_version", "symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["strategy_version", "mode", "symbol"], name="one_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.qty} @ {self.avg_price}"
+
+
+class TradingAccount(models.Model):
+    """A strategy version's capital in a mode: its cash, moved by every fill."""
+
+    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="accounts")
+    mode = models.CharField(max_length=8, choices=TradingMode.choices)
+    broker = models.CharField(max_length=16, choices=BrokerName.choices)
+    initial_capital = models.DecimalField(**MONEY)
+    cash = models.DecimalField(**MONEY)
+    commission_paid = models.DecimalField(**MONEY, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["strategy_version", "mode"], name="one_account")]
+
+    def __str__(self) -> str:
+        return f"{self.strategy_version} {self.mode}: cash {self.cash}"
