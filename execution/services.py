@@ -1,11 +1,11 @@
 """Writes of execution: orders stored before they are sent, sent once, and their progress (status,
 fills) applied to positions and cash.
 
-Progress is applied by cumulative quantity: whatever reports a fill (the broker's stream, a lookup,
-reconciliation), only the quantity beyond what is already recorded becomes a new Fill, so the same
-execution reported twice moves nothing twice. A report's own execution id and price are used when
-it brings exactly that quantity; otherwise the fill is derived from the broker's cumulative average
-price (its id says so).
+A fill is recorded from an execution the broker reports (its stream: execution id, quantity, price,
+commission), once per execution id. A status report alone (the answer to a placement, a lookup)
+moves the order's status; the quantity it says is filled beyond the recorded executions becomes a
+fill only when reconciliation asks for it (derive=True): then its money is the broker's cumulative
+average times its filled quantity, less what is recorded, and its id says it was derived.
 """
 
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from django.utils import timezone
 from execution.core.brokers.base import BrokerClient, BrokerOrder, OrderRejected, OrderRequest, TradeUpdate
 from execution.core.oms import client_order_id, order_send, transition_check
 from execution.models import Fill, Order, Position, TradingAccount
-from marketdata.core.errors import InvalidInput
+from marketdata.core.errors import Conflict, InvalidInput
 from quantsite.audit import audit
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 from strategies.models import StrategyVersion
@@ -128,26 +128,33 @@ def order_progress(
     order: Order,
     report: BrokerOrder,
     ts: datetime,
-    execution_id: str = "",
-    fill_qty: Decimal | None = None,
-    fill_price: Decimal | None = None,
-    commission: Decimal | None = None,
+    execution: TradeUpdate | None = None,
+    derive: bool = False,
 ) -> Order:
-    """Apply what the broker reports of the order: its status and, for any quantity filled beyond
-    what is recorded, a Fill that moves the position and the cash."""
+    """Apply what the broker reports of the order: its status; the execution it reports (once per
+    execution id, never past the order's quantity); with derive, a fill for any quantity the broker
+    says is filled beyond the recorded fills."""
     if report.client_order_id != order.client_order_id:
         raise InvalidInput(f"a report of {report.client_order_id} cannot update {order.client_order_id}")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
-        new_qty = report.filled_qty - order.filled_qty
-        if new_qty > 0:
-            exact = fill_qty == new_qty and fill_price is not None and bool(execution_id)
+        if execution is not None and execution.fill_qty and execution.execution_id:
+            if not order.fills.filter(execution_id=execution.execution_id).exists():
+                _fill_apply(
+                    order,
+                    execution.execution_id,
+                    execution.fill_qty,
+                    execution.fill_qty * execution.fill_price,
+                    execution.commission or Decimal(0),
+                    ts,
+                )
+        elif derive and report.filled_qty > order.filled_qty:
             _fill_apply(
                 order,
-                execution_id if exact else f"{report.broker_order_id}@{report.filled_qty}",
-                new_qty,
-                new_qty * fill_price if exact else _derived_notional(order, report),
-                commission if exact and commission is not None else Decimal(0),
+                f"{report.broker_order_id}@{report.filled_qty}",
+                report.filled_qty - order.filled_qty,
+                _derived_notional(order, report),
+                Decimal(0),
                 ts,
             )
         if _move(order, report.status):
@@ -163,15 +170,7 @@ def order_update_apply(*, update: TradeUpdate) -> Order | None:
     if order is None:
         log.warning("trade update for an unknown order", client_order_id=update.order.client_order_id)
         return None
-    return order_progress(
-        order=order,
-        report=update.order,
-        ts=update.ts,
-        execution_id=update.execution_id,
-        fill_qty=update.fill_qty,
-        fill_price=update.fill_price,
-        commission=update.commission,
-    )
+    return order_progress(order=order, report=update.order, ts=update.ts, execution=update)
 
 
 def order_cancel(*, order: Order, client: BrokerClient, actor=None, reason: str) -> Order:
@@ -223,6 +222,11 @@ def _fill_apply(
     order: Order, execution_id: str, qty: Decimal, notional: Decimal, commission: Decimal, ts
 ) -> None:
     """Record the fill and move the order, the position and the cash (by the exact notional)."""
+    if order.filled_qty + qty > order.qty:
+        raise Conflict(
+            f"{order.client_order_id}: a fill of {qty} takes it past its quantity "
+            f"({order.filled_qty} of {order.qty} filled)"
+        )
     for value, field in ((qty, "qty"), (notional, "notional"), (commission, "commission")):
         _exact(value, Fill._meta.get_field(field), order)
     price = notional / qty
