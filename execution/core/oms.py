@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from execution.core.brokers.base import BrokerClient, BrokerOrder, BrokerUnavailable, OrderRequest
+from execution.core.brokers.base import (
+    BrokerClient,
+    BrokerOrder,
+    BrokerUnavailable,
+    OrderRejected,
+    OrderRequest,
+)
 from marketdata.core.errors import Conflict, InvalidInput
 from strategies.core.types import OrderStatus
 
@@ -100,6 +106,16 @@ def order_send(broker: BrokerClient, request: OrderRequest) -> Sent:
             return Sent(broker.place_order(request), resubmitted=True)
         except BrokerUnavailable as second:
             return Sent(None, resubmitted=True, unknown_reason=second.message)
+        except OrderRejected:
+            # Refused as a duplicate when the first one arrived after all (the lookup came too
+            # early): then it is there now.
+            try:
+                late = broker.get_order(request.client_order_id)
+            except BrokerUnavailable as lookup:
+                return Sent(None, resubmitted=True, unknown_reason=lookup.message)
+            if late is None:
+                raise
+            return Sent(late, resubmitted=True)
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,14 @@ TIMEOUT = BrokerUnavailable("the broker timed out")
         # still unknown: left for reconciliation, not sent a third time
         ([TIMEOUT, TIMEOUT], [None], ["place s-1", "get s-1", "place s-1"], None, True),
         ([TIMEOUT], [TIMEOUT], ["place s-1", "get s-1"], None, False),
+        # the first arrived after the lookup: the second is refused as a duplicate, and found
+        (
+            [TIMEOUT, OrderRejected("client_order_id must be unique")],
+            [None, ACCEPTED],
+            ["place s-1", "get s-1", "place s-1", "get s-1"],
+            ACCEPTED,
+            True,
+        ),
     ],
 )
 def test_an_unknown_outcome_is_looked_up_before_the_order_is_sent_again(

@@ -2,7 +2,6 @@
 backtest of the same bars with the same config."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import numpy as np
 import pytest
