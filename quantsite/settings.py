@@ -144,8 +144,17 @@ ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
 ALPACA_API_SECRET = env.str("ALPACA_API_SECRET", default="")
 ALPACA_DATA_URL = env.str("ALPACA_DATA_URL", default="") or None
 ALPACA_DATA_FEED = env.str("ALPACA_DATA_FEED", default="iex")
+# Trading keys: paper and live never share a setting, so a paper key never trades live money and
+# a live key is never used for paper.
+ALPACA_PAPER_API_KEY = env.str("ALPACA_PAPER_API_KEY", default="")
+ALPACA_PAPER_API_SECRET = env.str("ALPACA_PAPER_API_SECRET", default="")
+ALPACA_LIVE_API_KEY = env.str("ALPACA_LIVE_API_KEY", default="")
+ALPACA_LIVE_API_SECRET = env.str("ALPACA_LIVE_API_SECRET", default="")
+ALPACA_TRADING_URL = env.str("ALPACA_TRADING_URL", default="") or None
 IB_HOST = env.str("IB_HOST", default="")
-IB_PORT = env.int("IB_PORT", default=0)
+IB_PAPER_PORT = env.int("IB_PAPER_PORT", default=0)
+IB_LIVE_PORT = env.int("IB_LIVE_PORT", default=0)
+IB_CLIENT_ID = env.int("IB_CLIENT_ID", default=1)
 LIVE_TRADING_ENABLED = env.bool("LIVE_TRADING_ENABLED", default=False)
 
 # --- research -------------------------------------------------------------------------------
