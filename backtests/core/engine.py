@@ -34,7 +34,8 @@ from execution.core.portfolio import Portfolio
 from execution.core.simulated import SimulatedBroker
 from marketdata.core.bars import BAR_COLUMNS, BarArrays
 from marketdata.core.errors import InvalidInput
-from risk.core.manager import PermissiveRiskManager, RiskManager
+from risk.core.manager import PermissiveRiskManager, PolicyRiskManager, RiskManager
+from risk.core.policy import RiskPolicy
 from strategies.core.base import Strategy
 from strategies.core.types import OrderStatus, PortfolioState, PriceBar
 
@@ -125,7 +126,16 @@ class _Run:
 
 class BacktestEngine:
     def __init__(self, risk_manager: RiskManager | None = None) -> None:
-        self.risk_manager = risk_manager or PermissiveRiskManager()
+        """risk_manager: one for every run (the caller's, as it is); None: a fresh one per run, from
+        the config's risk policy (a PolicyRiskManager), or the permissive one without a policy."""
+        self.risk_manager = risk_manager
+
+    def risk_manager_for(self, config: BacktestConfig) -> RiskManager:
+        if self.risk_manager is not None:
+            return self.risk_manager
+        if config.risk_policy is None:
+            return PermissiveRiskManager()
+        return PolicyRiskManager(RiskPolicy.from_data(config.risk_policy))
 
     def run(
         self,
@@ -194,7 +204,8 @@ class BacktestEngine:
 
     def _simulate(self, strategy: Strategy, bars: _Bars, config: BacktestConfig, fast: bool | None) -> _Run:
         strategy.bind_arrays(bars.datas)
-        reason = self.fast_path_blocker(strategy, config)
+        risk = self.risk_manager_for(config)
+        reason = self.fast_path_blocker(strategy, config, risk)
         if fast and reason:
             raise InvalidInput(f"the fast path cannot run this backtest: {reason}")
         use_fast = fast is not False and reason is None
@@ -205,7 +216,7 @@ class BacktestEngine:
             equity, cash, exposure, trades, traded = run_kernel(strategy, config, first)
         else:
             with _cyclic_gc_paused():
-                equity, cash, exposure, trades, traded = self._loop(strategy, bars, config)
+                equity, cash, exposure, trades, traded = self._loop(strategy, bars, config, risk)
         metrics = compute_metrics(
             equity=equity[first:],
             exposure=exposure[first:],
@@ -218,15 +229,18 @@ class BacktestEngine:
         )
         return _Run(bars, equity, cash, exposure, trades, metrics, "fast" if use_fast else "event")
 
-    def fast_path_blocker(self, strategy: Strategy, config: BacktestConfig) -> str | None:
+    def fast_path_blocker(
+        self, strategy: Strategy, config: BacktestConfig, risk: RiskManager | None = None
+    ) -> str | None:
         """Why the compiled kernel cannot run this backtest, or None when it can."""
+        risk = risk or self.risk_manager_for(config)
         if len(strategy.datas) != 1:
             return "more than one symbol"
         if strategy.signal_arrays() is None:
             return f"strategy {strategy.name!r} has no signal arrays"
         if config.max_participation is not None or config.volume_impact_bps:
             return "volume caps and impact need the bar-by-bar loop"
-        if not self.risk_manager.approves_everything:
+        if not risk.approves_everything:
             return "the risk manager checks orders one by one"
         if strategy.config.sizing.mode == "atr_risk" or strategy.config.risk.max_position_pct is not None:
             return "ATR sizing and position caps need the bar-by-bar loop"
@@ -236,7 +250,7 @@ class BacktestEngine:
 
     # --- the bar-by-bar loop ------------------------------------------------------------------
 
-    def _loop(self, strategy: Strategy, bars: _Bars, config: BacktestConfig):
+    def _loop(self, strategy: Strategy, bars: _Bars, config: BacktestConfig, risk: RiskManager):
         datas, timeline, first = bars.datas, bars.timeline, bars.first
         portfolio = Portfolio(float(config.initial_capital))
         commission, slippage = costs_of(config)
@@ -248,7 +262,11 @@ class BacktestEngine:
             max_participation=config.max_participation,
         )
         ledger = TradeLedger()
-        check = self.risk_manager.check_order
+        check = risk.check_order
+        # A stateful manager (a policy's) steps at every timestamp and hears of every closed trade.
+        on_step = getattr(risk, "on_step", None)
+        on_trade_closed = getattr(risk, "on_trade_closed", None)
+        new_session = True
         n = len(timeline)
         steps = _bars_by_step(timeline, datas)
         if config.timeframe.is_intraday:
@@ -274,8 +292,12 @@ class BacktestEngine:
             nonlocal filled
             for fill in fills:
                 filled = True
+                closed = len(ledger.trades)
                 ledger.record(fill)
                 strategy.on_fill(fill)
+                if on_trade_closed is not None:
+                    for trade in ledger.trades[closed:]:
+                        on_trade_closed(trade.symbol, trade.pnl, fill.ts)
 
         for step, (entries, session_end) in enumerate(zip(steps, session_ends, strict=True)):
             for symbol, i, row in entries:
@@ -287,6 +309,8 @@ class BacktestEngine:
                 if wants_bars:
                     strategy.on_market_data(PriceBar(symbol, times[step], *row, i))
             state.bar_index = step
+            if on_step is not None:
+                on_step(times[step], portfolio.equity, new_session=new_session)
             signals = generate_signals(state)
             if signals and step >= first:
                 ts = times[step]
@@ -305,6 +329,7 @@ class BacktestEngine:
             if filled:
                 changes.append((step, portfolio.cash, {s: held.qty for s, held in positions.items()}))
                 filled = False
+            new_session = session_end
             if session_end:
                 if working:
                     broker.end_of_session(bar_index)

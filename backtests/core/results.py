@@ -47,6 +47,9 @@ class BacktestConfig:
     trade_start: datetime | None = None
     timeframe: Timeframe = Timeframe.D1
     risk_free_rate: float = 0.0
+    # A RiskPolicy's values ({"level": 6, ...}): every order passes a PolicyRiskManager with it, as
+    # on paper and live. None: no policy (research; the strategy's own sizing and caps only).
+    risk_policy: dict | None = None
 
     def first_traded_step(self, timeline: pd.DatetimeIndex) -> int:
         """The first step of timeline at or after trade_start (0 without one)."""

@@ -149,6 +149,7 @@ def test_json_holds_the_exact_result_and_round_trips():
             "trade_start": None,
             "timeframe": "1d",
             "risk_free_rate": 0.0,
+            "risk_policy": None,
         },
         "start_time": "2024-01-30T00:00:00+00:00",
         "end_time": "2024-02-29T00:00:00+00:00",

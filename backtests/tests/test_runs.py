@@ -125,6 +125,7 @@ def test_a_run_stores_its_configs_as_json_with_exact_money(aaa):
             "trade_start": None,
             "timeframe": "1d",
             "risk_free_rate": 0.0,
+            "risk_policy": None,
         },
     }
 

@@ -10,7 +10,9 @@ manager (and, on paper, the same simulated broker):
     strategy.risk_check sizes the signals; each order: risk_manager.check_order -> send
     the paper broker closes the bar (the rest of capped orders); at a session's end, DAY orders
     expire and the strategy's daily_close runs
-    the risk manager steps (daily loss, drawdown)
+
+The risk manager steps (daily loss, drawdown) before the strategy decides, at the bar's marks, and
+hears of every round trip the fills close (trade_closed, called by whoever applies the fills).
 
 Orders carry a quantity when they leave (a notional or equity-fraction size is resolved at the
 expected fill price, as the simulated broker resolves it), so the OMS can fix them before sending.
@@ -109,6 +111,9 @@ class StrategyRunner:
             for bar in indexed.values():
                 strategy.on_market_data(bar)
         self.steps.append(ts)
+        step = getattr(self.risk_manager, "on_step", None)
+        if step is not None:
+            step(ts, self.portfolio.equity, new_session=new_session)
         signals = strategy.generate_signals(PortfolioState(self.portfolio, self.steps, len(self.steps) - 1))
         report.signals = len(signals)
         if signals and (self.trade_start is None or ts >= self.trade_start):
@@ -132,9 +137,6 @@ class StrategyRunner:
                 self.on_session_end(dict(strategy.bar_index))
             if strategy.closes_sessions:
                 strategy.daily_close()
-        step = getattr(self.risk_manager, "on_step", None)
-        if step is not None:
-            step(ts, self.portfolio.equity, new_session=new_session)
         return report
 
     def _arrays(self, symbol: str) -> BarArrays:

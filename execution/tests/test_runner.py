@@ -2,8 +2,10 @@
 backtest of the same bars with the same config."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from backtests.core.engine import BacktestEngine, costs_of
@@ -12,9 +14,12 @@ from execution.core.brokers.base import OrderRequest
 from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.oms import client_order_id
 from execution.core.runner import StrategyRunner
-from marketdata.core.bars import Timeframe
+from marketdata.core.bars import Timeframe, bar_frame
 from marketdata.core.providers.synthetic import SyntheticProvider
-from risk.core.manager import PermissiveRiskManager
+from risk.core.manager import PermissiveRiskManager, PolicyRiskManager
+from risk.core.policy import RiskPolicy
+from strategies.core.base import SIGNAL_LONG
+from strategies.core.builtin import ArraySignalStrategy
 from strategies.core.config import Sizing, StrategyConfig
 from strategies.core.registry import strategy_build
 from strategies.core.types import PriceBar
@@ -95,3 +100,63 @@ def test_a_paper_session_on_replayed_bars_equals_the_backtest_of_those_bars(sizi
     assert len(paper) - len(entries_and_exits) == (1 if client.portfolio.position("AAA") else 0)
     np.testing.assert_allclose(equity, expected.equity_curve.equity, rtol=1e-12)
     assert client.portfolio.cash == pytest.approx(float(expected.equity_curve.cash[-1]), rel=1e-12)
+
+
+class _Scripted(ArraySignalStrategy):
+    """Long AAA on the first bar; long BBB on bars 5 and 6 (AAA crashes at bar 5)."""
+
+    name = "scripted_for_risk"
+
+    def signal_codes(self, data, config):
+        codes = np.zeros(len(data), dtype=np.int8)
+        if data.symbol == "AAA":
+            codes[:1] = SIGNAL_LONG
+        else:
+            codes[5:7] = SIGNAL_LONG
+        return codes
+
+
+def test_a_daily_loss_past_the_limit_pauses_entries_until_the_next_session():
+    days = pd.date_range("2024-01-02 21:00", periods=8, freq="B", tz="UTC")
+    aaa = [100.0] * 5 + [40.0] * 3
+    frames = {
+        "AAA": bar_frame(days, aaa, aaa, aaa, aaa, [1e6] * 8),
+        "BBB": bar_frame(days, [50.0] * 8, [50.0] * 8, [50.0] * 8, [50.0] * 8, [1e6] * 8),
+    }
+    policy = {"max_risk_per_trade_pct": 2, "daily_loss_limit_pct": 1}
+    config = StrategyConfig(
+        strategy="scripted_for_risk",
+        universe=["AAA", "BBB"],
+        sizing=Sizing(mode="notional", value=195, whole_shares=False),
+    )
+    costs = BacktestConfig(commission_per_trade=Decimal(0), slippage_bps=Decimal(0), risk_policy=policy)
+    commission, slippage = costs_of(costs)
+    client = SimulatedBrokerClient(cash=10_000.0, commission=commission, slippage=slippage)
+    manager = PolicyRiskManager(RiskPolicy.from_data(policy))
+
+    def send(order, signal):
+        client.place_order(
+            OrderRequest(client_order_id("t", signal), order.symbol, order.side, decimal_of(order.qty))
+        )
+
+    runner = StrategyRunner(
+        _Scripted(config),
+        risk_manager=manager,
+        portfolio=client.portfolio,
+        history={},
+        quote=lambda symbol, order: client.portfolio.price(symbol),
+        buying_power=client.portfolio.buying_power,
+        commission=commission,
+        send=send,
+        on_bar_open=client.bar_open,
+    )
+    reports = []
+    for n, ts in enumerate(days):
+        bars = {s: PriceBar(s, ts.to_pydatetime(), *frames[s].iloc[n].to_numpy(), -1) for s in frames}
+        reports.append(runner.on_bars(bars))
+
+    # AAA's 1.95 shares lose 117 (1.17% of equity) at bar 5: BBB's entry is refused that session only
+    assert [len(r.sent) for r in reports] == [1, 0, 0, 0, 0, 0, 1, 0]
+    refused = reports[5].refused[0][1]
+    assert [reason.code for reason in refused.reasons] == ["daily_loss_limit"]
+    assert client.portfolio.position("BBB") == pytest.approx(3.9)
