@@ -173,11 +173,13 @@ def order_update_apply(*, update: TradeUpdate) -> Order | None:
     return order_progress(order=order, report=update.order, ts=update.ts, execution=update)
 
 
-def order_cancel(*, order: Order, client: BrokerClient, actor=None, reason: str) -> Order:
-    """Ask the broker to cancel a working order, then read back what it says."""
+def order_cancel(*, order: Order, client: BrokerClient | None, actor=None, reason: str) -> Order:
+    """Ask the broker to cancel a working order, then read back what it says. Without a client (an
+    order never sent, or one of the simulated paper broker, which lives in its session) it is
+    cancelled here."""
     if OrderStatus(order.status).terminal:
         return order
-    if order.status == OrderStatus.NEW:  # never sent: cancelled here
+    if order.status == OrderStatus.NEW or client is None:
         _move(order, OrderStatus.CANCELED)
         order.status_reason = reason
         order.save(update_fields=["status", "status_reason", "updated_at"])

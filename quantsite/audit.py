@@ -8,17 +8,24 @@ from quantsite.models import AuditRecord
 
 
 def audit(
-    *, actor, action: str, subject: models.Model | tuple[str, str], summary: str, **data: Any
+    *,
+    actor,
+    action: str,
+    subject: models.Model | tuple[str, str],
+    summary: str,
+    label: str | None = None,
+    **data: Any,
 ) -> AuditRecord:
     """Record that actor (a user, or None for the platform) did action to subject (a model instance,
-    or a (type, id) pair), with summary and data (plain JSON values)."""
+    or a (type, id) pair), with summary and data (plain JSON values). label names an actor that is
+    no user (the operating-system user of a command line)."""
     if isinstance(subject, models.Model):
         subject_type, subject_id = subject._meta.model_name, str(subject.pk)
     else:
         subject_type, subject_id = subject
     return AuditRecord.objects.create(
         actor=actor,
-        actor_label=actor.get_username() if actor is not None else "platform",
+        actor_label=label or (actor.get_username() if actor is not None else "platform"),
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,

@@ -1,0 +1,214 @@
+"""Writes of risk: the policy in force per scope, trading states, the kill switch, and the approvals
+that change a policy or leave HALTED.
+
+Scopes: "global" (the platform) and "version:<id>" (one strategy version). A strategy trades under
+the stricter of the two states, and under its own policy when it has one, else the global one, else
+the default (level 6).
+
+The kill switch sets HALTED, cancels every open order of its scope at its broker (orders of the
+simulated paper broker live in their session: they are marked cancelled here and the session drops
+them when it next sees HALTED), can ask for the positions to be flattened, writes the audit trail,
+and does all of it again, harmlessly, when engaged twice. It needs no web tier: the command line
+calls it directly. Leaving HALTED is an approval decided by a second person (a risk officer).
+"""
+
+from collections.abc import Callable
+
+from django.db import transaction
+
+from execution.choices import BrokerName
+from execution.core.brokers.base import BrokerClient
+from execution.models import Order
+from execution.services import order_cancel
+from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
+from quantsite.audit import audit
+from risk.core.policy import RiskPolicy
+from risk.core.state import TradingState, strictest
+from risk.models import GLOBAL, RiskPolicyRecord, TradingStateRecord
+from strategies.choices import ApprovalKind
+from strategies.core.types import OrderStatus
+from strategies.lifecycle_services import ApprovalEffect, approval_effect_register, approval_request
+from strategies.models import Approval, StrategyVersion
+
+OPEN = [s.value for s in OrderStatus if not s.terminal]
+
+
+def scope_of(version: StrategyVersion | None) -> str:
+    return GLOBAL if version is None else f"version:{version.pk}"
+
+
+# --- policies --------------------------------------------------------------------------------------
+
+
+def risk_policy_get(*, version: StrategyVersion | None = None) -> RiskPolicy:
+    """The policy a version trades under (its own, else the global one, else the default)."""
+    scopes = [GLOBAL] if version is None else [scope_of(version), GLOBAL]
+    for scope in scopes:
+        record = RiskPolicyRecord.objects.filter(scope=scope).order_by("-version").first()
+        if record is not None:
+            return RiskPolicy.from_data(record.values)
+    return RiskPolicy.default()
+
+
+def risk_policy_change_request(
+    *, values: dict, requested_by, version: StrategyVersion | None = None, comment: str = ""
+) -> Approval:
+    """Ask for new limits in a scope (checked now: each inside its range); a risk officer decides."""
+    policy = RiskPolicy.from_data(values)
+    scope = scope_of(version)
+    current = RiskPolicyRecord.objects.filter(scope=scope).order_by("-version").first()
+    return approval_request(
+        kind=ApprovalKind.RISK_POLICY,
+        subject=("riskpolicy", scope),
+        requested_by=requested_by,
+        comment=comment,
+        payload={
+            "values": policy.model_dump(mode="json", exclude_unset=True),
+            "base_version": 0 if current is None else current.version,
+        },
+    )
+
+
+def _policy_still_valid(approval: Approval) -> str:
+    current = RiskPolicyRecord.objects.filter(scope=approval.subject_id).order_by("-version").first()
+    if (0 if current is None else current.version) != approval.payload["base_version"]:
+        return "the policy changed since the request"
+    return ""
+
+
+def _policy_apply(approval: Approval, decided_by) -> None:
+    scope = approval.subject_id
+    current = RiskPolicyRecord.objects.select_for_update().filter(scope=scope).order_by("-version").first()
+    record = RiskPolicyRecord.objects.create(
+        scope=scope,
+        version=1 if current is None else current.version + 1,
+        values=approval.payload["values"],
+        created_by=approval.requested_by,
+        approval=approval,
+    )
+    audit(
+        actor=decided_by,
+        action="risk_policy.change",
+        subject=record,
+        summary=f"{record}: {record.values}",
+        values=RiskPolicy.from_data(record.values).values(),
+    )
+
+
+# --- trading states --------------------------------------------------------------------------------
+
+
+def trading_state_get(*, version: StrategyVersion | None = None) -> TradingState:
+    """The state a version trades under: the stricter of the global one and its own."""
+    scopes = [GLOBAL] if version is None else [GLOBAL, scope_of(version)]
+    states = TradingStateRecord.objects.filter(scope__in=scopes).values_list("state", flat=True)
+    return strictest(TradingState.ACTIVE, *(TradingState(s) for s in states))
+
+
+def trading_state_set(
+    *, scope: str, state: TradingState, reason: str, by=None, label: str | None = None
+) -> TradingStateRecord:
+    with transaction.atomic():
+        record, _ = TradingStateRecord.objects.select_for_update().get_or_create(scope=scope)
+        before = record.state
+        record.state, record.reason, record.changed_by = state, reason, by
+        if state != TradingState.HALTED:
+            record.flatten_requested = False
+        record.save()
+        audit(
+            actor=by,
+            label=label,
+            action="trading_state.set",
+            subject=("tradingstate", scope),
+            summary=f"{scope}: {before} -> {state}: {reason}",
+        )
+    return record
+
+
+def kill_switch_engage(
+    *,
+    reason: str,
+    by=None,
+    label: str | None = None,
+    version: StrategyVersion | None = None,
+    flatten: bool = False,
+    client_for: Callable[[Order], BrokerClient] | None = None,
+) -> tuple[list[Order], list[tuple[Order, str]]]:
+    """HALT the scope, cancel its open orders, and (flatten) ask for its positions to be closed.
+    client_for gives the broker client of an order (at Alpaca or IB; without it, or for the paper
+    broker's orders, they are cancelled here for their session). The orders cancelled (or asked to
+    be), and those whose broker could not be reached, with why: each is in the audit trail."""
+    if not reason.strip():
+        raise InvalidInput("the kill switch needs a reason")
+    scope = scope_of(version)
+    with transaction.atomic():
+        record, _ = TradingStateRecord.objects.select_for_update().get_or_create(scope=scope)
+        already = record.state == TradingState.HALTED
+        record.state, record.reason, record.changed_by = TradingState.HALTED, reason, by
+        record.flatten_requested = record.flatten_requested or flatten
+        record.save()
+        audit(
+            actor=by,
+            label=label,
+            action="kill_switch.engage",
+            subject=("tradingstate", scope),
+            summary=f"{scope} halted{' (already)' if already else ''}: {reason}",
+            flatten=flatten,
+        )
+    orders = Order.objects.filter(status__in=OPEN)
+    if version is not None:
+        orders = orders.filter(strategy_version=version)
+    cancelled, failed = [], []
+    for order in orders:
+        try:
+            local = (
+                order.status == OrderStatus.NEW or order.broker == BrokerName.SIMULATED or client_for is None
+            )
+            client = None if local else client_for(order)
+            cancelled.append(
+                order_cancel(order=order, client=client, actor=by, reason=f"kill switch: {reason}")
+            )
+        except ApplicationError as exc:  # one unreachable broker must not stop the others' cancels
+            failed.append((order, exc.message))
+            audit(
+                actor=by,
+                label=label,
+                action="kill_switch.cancel_failed",
+                subject=order,
+                summary=f"{order}: {exc.message}",
+            )
+    return cancelled, failed
+
+
+def halt_reset_request(*, requested_by, reason: str, version: StrategyVersion | None = None) -> Approval:
+    """Ask to leave HALTED; a risk officer other than the requester decides."""
+    scope = scope_of(version)
+    record = TradingStateRecord.objects.filter(scope=scope).first()
+    if record is None or record.state != TradingState.HALTED:
+        raise Conflict(f"{scope} is not halted")
+    return approval_request(
+        kind=ApprovalKind.HALT_RESET,
+        subject=("tradingstate", scope),
+        requested_by=requested_by,
+        comment=reason,
+    )
+
+
+def _reset_still_valid(approval: Approval) -> str:
+    record = TradingStateRecord.objects.filter(scope=approval.subject_id).first()
+    return (
+        "" if record is not None and record.state == TradingState.HALTED else "the scope is no longer halted"
+    )
+
+
+def _reset_apply(approval: Approval, decided_by) -> None:
+    trading_state_set(
+        scope=approval.subject_id,
+        state=TradingState.ACTIVE,
+        reason=f"reset approved by {decided_by.get_username()}: {approval.request_comment}",
+        by=decided_by,
+    )
+
+
+approval_effect_register(ApprovalKind.RISK_POLICY, ApprovalEffect(_policy_still_valid, _policy_apply))
+approval_effect_register(ApprovalKind.HALT_RESET, ApprovalEffect(_reset_still_valid, _reset_apply))
