@@ -1,0 +1,226 @@
+"""Trading sessions: a strategy version on paper or live, bar by bar, through the risk manager and
+the OMS (DESIGN.md section 8).
+
+    bar -> strategy -> orders -> RiskManager -> OMS (stored, then sent) -> BrokerClient -> fills
+
+Before it starts, a session checks everything that must hold, and refuses with one line that names
+all that is missing: the version's stage (paper needs an approved paper stage, live an approved
+live stage), the trading state (nothing starts HALTED), and for live: LIVE_TRADING_ENABLED, a real
+broker, and its live keys. At every bar it reads the trading states again (the kill switch may
+have been engaged from anywhere): while HALTED its risk manager refuses every order, and on the
+paper broker the session drops its working orders itself.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+import structlog
+from django.conf import settings
+
+from backtests.core.engine import costs_of
+from backtests.core.results import BacktestConfig
+from execution.brokers import broker_client_build
+from execution.choices import BrokerName, TradingMode
+from execution.core.brokers.base import BrokerClient, TradeUpdate
+from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
+from execution.core.ledger import TradeLedger
+from execution.core.runner import StepReport, StrategyRunner
+from execution.models import Order
+from execution.services import OrderSpec, account_open, order_create, order_submit, order_update_apply
+from marketdata.core.bars import BAR_COLUMNS
+from marketdata.core.errors import Forbidden
+from quantsite.audit import audit
+from risk.core.manager import Decision, PolicyRiskManager
+from risk.core.state import TradingState
+from risk.services import risk_policy_get, trading_state_get
+from strategies.choices import StrategyStage
+from strategies.core.config import StrategyConfig
+from strategies.core.registry import strategy_build
+from strategies.core.types import Fill, OrderStatus, PriceBar
+from strategies.core.types import Order as CoreOrder
+from strategies.lifecycle_services import ADVANCES, strategy_version_advance
+from strategies.models import StrategyVersion
+
+log = structlog.get_logger(__name__)
+
+STAGES = {
+    TradingMode.PAPER: {
+        StrategyStage.PAPER_APPROVED,
+        StrategyStage.PAPER,
+        StrategyStage.LIVE_APPROVED,
+        StrategyStage.LIVE,
+    },
+    TradingMode.LIVE: {StrategyStage.LIVE_APPROVED, StrategyStage.LIVE},
+}
+STARTED = {TradingMode.PAPER: StrategyStage.PAPER, TradingMode.LIVE: StrategyStage.LIVE}
+
+
+def trading_check(*, version: StrategyVersion, mode: str, broker: str) -> None:
+    """Everything that must hold before version trades in mode through broker; one Forbidden that
+    lists whatever does not."""
+    missing = []
+    if version.stage not in STAGES[mode]:
+        allowed = " or ".join(sorted(STAGES[mode]))
+        missing.append(f"the version is {version.stage}, not {allowed}")
+    if trading_state_get(version=version) == TradingState.HALTED:
+        missing.append("trading is HALTED (the kill switch); leaving it needs an approved reset")
+    if mode == TradingMode.LIVE:
+        if not settings.LIVE_TRADING_ENABLED:
+            missing.append("LIVE_TRADING_ENABLED is false")
+        if broker == BrokerName.SIMULATED:
+            missing.append("live trading needs a real broker (alpaca or ib), not the simulated one")
+    if missing:
+        raise Forbidden(f"{mode} trading of {version.name} v{version.version} refused: " + "; ".join(missing))
+
+
+class TradingSession:
+    """One strategy version trading in one mode. history: each symbol's bars before the session;
+    costs: the paper broker's commission, slippage and fill timing (a backtest's config)."""
+
+    def __init__(
+        self,
+        *,
+        version: StrategyVersion,
+        mode: str,
+        broker: str,
+        capital: Decimal,
+        history: Mapping[str, pd.DataFrame],
+        costs: BacktestConfig | None = None,
+        client: BrokerClient | None = None,
+        actor=None,
+    ) -> None:
+        trading_check(version=version, mode=mode, broker=broker)
+        self.version, self.mode, self.broker, self.actor = version, mode, broker, actor
+        costs = costs or BacktestConfig()
+        client = client or broker_client_build(broker=broker, mode=mode, capital=float(capital), costs=costs)
+        if not isinstance(client, SimulatedBrokerClient):
+            raise Forbidden(
+                f"a session through {broker} needs a view of that account, which the trading loop does not "
+                "have yet: trade on the simulated paper broker"
+            )
+        self.client = self.paper = paper = client
+        account_open(version=version, mode=mode, broker=broker, capital=capital)
+        self.strategy = strategy_build(StrategyConfig.model_validate(version.config))
+        self.risk = PolicyRiskManager(risk_policy_get(version=version), strategy=str(version))
+        self.ledger = TradeLedger()
+        self._stop_stream = client.stream_updates(self._on_update)
+        commission, _ = costs_of(costs)
+        self.runner = StrategyRunner(
+            self.strategy,
+            risk_manager=self.risk,
+            portfolio=paper.portfolio,
+            history=history,
+            quote=lambda symbol, order: paper.broker.slippage.fill_price(
+                paper.portfolio.price(symbol), order.side.sign
+            ),
+            buying_power=paper.portfolio.buying_power,
+            commission=commission,
+            send=self._send,
+            refused=self._refused,
+            on_bar_open=paper.bar_open,
+            on_bar_close=paper.bar_close,
+            on_session_end=paper.session_end,
+        )
+        audit(
+            actor=actor,
+            action="session.start",
+            subject=version,
+            summary=f"{version} trading {mode} on {broker}",
+        )
+
+    def on_bars(self, bars: Mapping[str, PriceBar]) -> StepReport:
+        states = trading_state_get(), trading_state_get(version=self.version)
+        self.risk.set_external_state(*states)
+        if TradingState.HALTED in states:
+            for order in self.paper.broker.cancel_all():
+                log.info("kill switch: paper order dropped", client_order_id=order.id)
+        report = self.runner.on_bars(bars)
+        if ADVANCES.get(self.version.stage) == STARTED[self.mode]:
+            strategy_version_advance(version=self.version, to=STARTED[self.mode], actor=self.actor)
+        return report
+
+    def stop(self) -> None:
+        self._stop_stream()
+        audit(
+            actor=self.actor, action="session.stop", subject=self.version, summary=f"{self.version} stopped"
+        )
+
+    # --- the OMS side -------------------------------------------------------------------------------
+
+    def _send(self, order: CoreOrder, signal: str) -> None:
+        spec = OrderSpec(
+            symbol=order.symbol,
+            side=order.side,
+            qty=decimal_of(order.qty),
+            order_type=order.order_type,
+            limit_price=None if order.limit_price is None else decimal_of(order.limit_price),
+            stop_price=None if order.stop_price is None else decimal_of(order.stop_price),
+            tif=order.tif,
+            reason=order.reason,
+        )
+        stored = order_create(
+            version=self.version,
+            mode=self.mode,
+            broker=self.broker,
+            spec=spec,
+            signal=signal,
+            actor=self.actor,
+        )
+        order_submit(order=stored, client=self.client, actor=self.actor)
+
+    def _refused(self, order: CoreOrder, decision: Decision) -> None:
+        audit(
+            actor=self.actor,
+            action="order.refused",
+            subject=self.version,
+            summary=f"{order.side} {order.qty} {order.symbol}: "
+            + "; ".join(r.message for r in decision.reasons),
+            codes=[str(r.code) for r in decision.reasons],
+        )
+
+    def _on_update(self, update: TradeUpdate) -> None:
+        order = order_update_apply(update=update)
+        if order is None or not update.fill_qty:
+            return
+        closed = len(self.ledger.trades)
+        self.ledger.record(
+            Fill(
+                order.client_order_id,
+                order.symbol,
+                update.order.side,
+                float(update.fill_qty),
+                float(update.fill_price),
+                float(update.commission or 0),
+                update.ts,
+                -1,
+            )
+        )
+        for trade in self.ledger.trades[closed:]:
+            self.risk.on_trade_closed(trade.symbol, trade.pnl, update.ts)
+
+
+def open_orders(*, version: StrategyVersion, mode: str) -> list[Order]:
+    return list(
+        Order.objects.filter(
+            strategy_version=version, mode=mode, status__in=[s.value for s in OrderStatus if not s.terminal]
+        )
+    )
+
+
+def replay_bars(frames: Mapping[str, pd.DataFrame], start: datetime | None) -> tuple[dict, list[dict]]:
+    """A replay file's bars split into the history before start and the steps from it (each step
+    the bars of every symbol at one time)."""
+    history = {s: f.loc[f.index < start] if start is not None else f.iloc[:0] for s, f in frames.items()}
+    timeline = sorted({ts for f in frames.values() for ts in f.index if start is None or ts >= start})
+    steps = []
+    for ts in timeline:
+        step = {}
+        for symbol, frame in frames.items():
+            if ts in frame.index:
+                row = frame.loc[ts]
+                values = (float(row[c]) for c in BAR_COLUMNS)
+                step[symbol] = PriceBar(symbol, ts.to_pydatetime(), *values, -1)
+        steps.append(step)
+    return history, steps
