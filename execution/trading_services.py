@@ -11,7 +11,8 @@ have been engaged from anywhere): while HALTED its risk manager refuses every or
 paper broker the session drops its working orders itself.
 """
 
-from collections.abc import Mapping
+import queue
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,9 +30,11 @@ from execution.core.ledger import TradeLedger
 from execution.core.runner import StepReport, StrategyRunner
 from execution.models import Order
 from execution.services import OrderSpec, account_open, order_create, order_submit, order_update_apply
-from marketdata.core.bars import BAR_COLUMNS
+from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden
+from marketdata.selectors import stored_bars_get
 from quantsite.audit import audit
+from quantsite.events import event_bus
 from risk.core.manager import Decision, PolicyRiskManager
 from risk.core.state import TradingState
 from risk.services import risk_policy_get, trading_state_get
@@ -224,3 +227,42 @@ def replay_bars(frames: Mapping[str, pd.DataFrame], start: datetime | None) -> t
                 step[symbol] = PriceBar(symbol, ts.to_pydatetime(), *values, -1)
         steps.append(step)
     return history, steps
+
+
+def stored_steps_after(*, symbols: list[str], timeframe: Timeframe, after: datetime | None) -> list[dict]:
+    """The stored bars of symbols after a time, as steps (each step the bars at one time)."""
+    frames = stored_bars_get(symbols=symbols, timeframe=timeframe, start=None, end=None)
+    cut = {s: f.loc[f.index > after] if after is not None else f for s, f in frames.items()}
+    return replay_bars(cut, None)[1]
+
+
+def trading_session_live(
+    *,
+    session: TradingSession,
+    timeframe: Timeframe,
+    after: datetime | None,
+    stop: Callable[[], bool],
+    wait_seconds: float = 1.0,
+) -> int:
+    """Trade each new stored bar as its ingestion is announced on the event bus ("bars.ingested"),
+    until stop() says so; the steps traded. Bars of every symbol of the strategy's universe after
+    `after` (the last one traded) are read from the database at each announcement."""
+    symbols = list(session.strategy.config.universe)
+    announced: queue.Queue = queue.Queue()
+    unsubscribe = event_bus().subscribe("bars.ingested", lambda channel, payload: announced.put(payload))
+    steps = 0
+    try:
+        while not stop():
+            try:
+                payload = announced.get(timeout=wait_seconds)
+            except queue.Empty:
+                continue
+            if not set(payload.get("symbols", [])) & set(symbols) or payload.get("timeframe") != timeframe:
+                continue
+            for step in stored_steps_after(symbols=symbols, timeframe=timeframe, after=after):
+                session.on_bars(step)
+                after = next(iter(step.values())).ts
+                steps += 1
+    finally:
+        unsubscribe()
+    return steps
