@@ -61,6 +61,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.backtest
 	$(BIN)/python -m benchmarks.walkforward
 	$(BIN)/python -m benchmarks.features
+	$(BIN)/python -m benchmarks.execution
 
 run: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import structlog
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from execution.core.brokers.base import BrokerClient, BrokerOrder, OrderRejected, OrderRequest, TradeUpdate
@@ -120,6 +121,10 @@ def order_submit(*, order: Order, client: BrokerClient, actor=None) -> Order:
         resubmitted=sent.resubmitted,
         broker_order_id=sent.order.broker_order_id,
     )
+    stored = Order.objects.filter(pk=order.pk).values_list("status", "broker_order_id").get()
+    if stored == (sent.order.status, sent.order.broker_order_id):  # the stream told it already
+        order.refresh_from_db()
+        return order
     return order_progress(order=order, report=sent.order, ts=sent.order.updated_at or timezone.now())
 
 
@@ -250,15 +255,11 @@ def _fill_apply(
     )
     _position_apply(position, signed, price)
     position.save()
-    account = (
-        TradingAccount.objects.select_for_update()
-        .filter(strategy_version_id=order.strategy_version_id, mode=order.mode)
-        .first()
+    TradingAccount.objects.filter(strategy_version_id=order.strategy_version_id, mode=order.mode).update(
+        cash=F("cash") - ((notional if signed > 0 else -notional) + commission),
+        commission_paid=F("commission_paid") + commission,
+        updated_at=timezone.now(),
     )
-    if account is not None:
-        account.cash -= (notional if signed > 0 else -notional) + commission
-        account.commission_paid += commission
-        account.save(update_fields=["cash", "commission_paid", "updated_at"])
 
 
 def _exact(value: Decimal, field, order: Order) -> None:
