@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import structlog
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from execution.core.brokers.base import BrokerClient, BrokerOrder, OrderRejected, OrderRequest, TradeUpdate
@@ -255,11 +254,15 @@ def _fill_apply(
     )
     _position_apply(position, signed, price)
     position.save()
-    TradingAccount.objects.filter(strategy_version_id=order.strategy_version_id, mode=order.mode).update(
-        cash=F("cash") - ((notional if signed > 0 else -notional) + commission),
-        commission_paid=F("commission_paid") + commission,
-        updated_at=timezone.now(),
+    account = (
+        TradingAccount.objects.select_for_update()
+        .filter(strategy_version_id=order.strategy_version_id, mode=order.mode)
+        .first()
     )
+    if account is not None:  # in Python's Decimals: SQL arithmetic would be floating point on SQLite
+        account.cash -= (notional if signed > 0 else -notional) + commission
+        account.commission_paid += commission
+        account.save(update_fields=["cash", "commission_paid", "updated_at"])
 
 
 def _exact(value: Decimal, field, order: Order) -> None:
