@@ -63,6 +63,14 @@ class BacktestRun(RecordedRun):
             "pnl, commission}."
         ),
     )
+    strategy_version = models.ForeignKey(
+        "strategies.StrategyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="backtest_runs",
+        help_text="The approved version it backtests (its config and risk policy); empty for research runs.",
+    )
 
     def __str__(self) -> str:
         return (

@@ -24,11 +24,17 @@ from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, validation_message
 from marketdata.selectors import csv_bars_get, stored_bars_check, stored_bars_get
 from quantsite.runs import run_recorded
+from risk.services import risk_policy_get
+from strategies.choices import StrategyStage
 from strategies.core.base import Strategy
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
+from strategies.lifecycle_services import stage_require, strategy_version_advance
+from strategies.models import StrategyVersion
 
 FILL_TIMINGS = get_args(FillTiming)
+# A version may be backtested once a backtest was approved for it.
+BACKTESTABLE = {s.value for s in StrategyStage} - {StrategyStage.DRAFT, StrategyStage.RETIRED}
 COST_FIELDS = (
     "commission_per_trade",
     "commission_per_share",
@@ -239,6 +245,24 @@ def backtest_run_create(
     )
 
 
+def version_backtest_create(
+    *, version: StrategyVersion, backtest_config: BacktestConfig, requested_by=None
+) -> BacktestRun:
+    """A run of a strategy version: its config, under its risk policy. Only once a backtest was
+    approved (BACKTEST_APPROVED or any later stage); the first one done makes it BACKTESTED."""
+    stage_require(version=version, stages=BACKTESTABLE, action="a backtest run")
+    strategy_config = strategy_config_from_dict(version.config)
+    policy = risk_policy_get(version=version).model_dump(mode="json", exclude_unset=True)
+    run = backtest_run_create(
+        strategy_config=strategy_config,
+        backtest_config=dataclasses.replace(backtest_config, risk_policy=policy),
+        requested_by=requested_by,
+    )
+    run.strategy_version = version
+    run.save(update_fields=["strategy_version"])
+    return run
+
+
 def backtest_run_enqueue(*, run: BacktestRun) -> None:
     from backtests.tasks import backtest_run_execute_task
 
@@ -270,6 +294,9 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
         )
         report = backtest_report_write(result=result, path=backtest_report_path(run=run))
         _result_keep(run, result, report)
+    version = run.strategy_version
+    if version is not None and version.stage == StrategyStage.BACKTEST_APPROVED:
+        strategy_version_advance(version=version, to=StrategyStage.BACKTESTED, actor=run.requested_by)
     return result
 
 

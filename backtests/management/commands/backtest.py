@@ -23,9 +23,12 @@ from backtests.services import (
     backtest_report_write,
     backtest_run_create,
     backtest_run_execute,
+    version_backtest_create,
 )
+from marketdata.core.bars import Timeframe
 from marketdata.core.errors import ApplicationError
 from marketdata.selectors import date_span
+from strategies.models import StrategyVersion
 
 
 class Command(BaseCommand):
@@ -37,6 +40,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         add_backtest_arguments(parser)
         parser.add_argument(
+            "--strategy-version",
+            type=int,
+            help="backtest an approved strategy version (its config and risk policy) instead of --strategy",
+        )
+        parser.add_argument(
             "--fast",
             action=argparse.BooleanOptionalAction,
             default=None,
@@ -46,12 +54,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         try:
-            strategy_config = strategy_config_from_options(opts)
-            backtest_config = backtest_config_from_options(opts, strategy_config.timeframe)
-            if opts["csv"]:
-                result, written = self._on_csv(strategy_config, backtest_config, opts)
+            if opts["strategy_version"] is not None:
+                result, written = self._on_version(opts)
             else:
-                result, written = self._on_stored(strategy_config, backtest_config, opts)
+                result, written = self._on_config(opts)
             if opts["json"]:
                 document = json.dumps(ReportGenerator().generate_json(result), indent=2, allow_nan=False)
                 written.append(("json result", text_write(Path(opts["json"]), document)))
@@ -70,10 +76,33 @@ class Command(BaseCommand):
         for what, path in written:
             self.stdout.write(f"{what}: {path}")
 
+    def _on_config(self, opts) -> tuple[BacktestResult, list]:
+        strategy_config = strategy_config_from_options(opts)
+        backtest_config = backtest_config_from_options(opts, strategy_config.timeframe)
+        if opts["csv"]:
+            return self._on_csv(strategy_config, backtest_config, opts)
+        run = backtest_run_create(strategy_config=strategy_config, backtest_config=backtest_config)
+        return self._on_stored(run, opts)
+
+    def _on_version(self, opts) -> tuple[BacktestResult, list]:
+        given = [f"--{name}" for name in ("strategy", "config", "csv") if opts[name]]
+        given += ["--symbols"] * bool(opts["symbols"]) + ["--param"] * bool(opts["param"])
+        if given:
+            raise CommandError(
+                f"--strategy-version backtests the version's own config: drop {', '.join(given)}"
+            )
+        version = StrategyVersion.objects.filter(pk=opts["strategy_version"]).first()
+        if version is None:
+            raise CommandError(f"no strategy version #{opts['strategy_version']}")
+        timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
+        backtest_config = backtest_config_from_options(opts, timeframe)
+        return self._on_stored(
+            version_backtest_create(version=version, backtest_config=backtest_config), opts
+        )
+
     # --- the two ways -------------------------------------------------------------------------
 
-    def _on_stored(self, strategy_config, backtest_config, opts) -> tuple[BacktestResult, list]:
-        run = backtest_run_create(strategy_config=strategy_config, backtest_config=backtest_config)
+    def _on_stored(self, run, opts) -> tuple[BacktestResult, list]:
         span = date_span(run.start, run.end) or " (all of them)"
         self.stdout.write(
             f"backtest run #{run.pk}: {run.strategy} on {', '.join(run.symbols)} {run.timeframe}, "
