@@ -12,7 +12,9 @@ paper broker the session drops its working orders itself.
 """
 
 import queue
+import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,7 +30,7 @@ from execution.core.brokers.base import BrokerClient, TradeUpdate
 from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.ledger import TradeLedger
 from execution.core.runner import StepReport, StrategyRunner
-from execution.models import Order
+from execution.models import Order, Position, TradingAccount
 from execution.services import OrderSpec, account_open, order_create, order_submit, order_update_apply
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden
@@ -78,6 +80,57 @@ def trading_check(*, version: StrategyVersion, mode: str, broker: str) -> None:
         raise Forbidden(f"{mode} trading of {version.name} v{version.version} refused: " + "; ".join(missing))
 
 
+@dataclass(frozen=True)
+class Held:
+    qty: float
+
+
+class OmsPortfolio:
+    """A strategy version's account as the OMS keeps it (its cash and the positions its fills made),
+    marked at the latest bars: what the strategy and the risk manager see when the broker is a real
+    one (whose account may hold other strategies' positions too). read() loads it again."""
+
+    def __init__(self, version: StrategyVersion, mode: str) -> None:
+        self.version, self.mode = version, mode
+        self.marks: dict[str, float] = {}
+        self.read()
+
+    def read(self) -> None:
+        account = TradingAccount.objects.get(strategy_version=self.version, mode=self.mode)
+        self._cash = float(account.cash)
+        rows = Position.objects.filter(strategy_version=self.version, mode=self.mode).exclude(qty=0)
+        self.positions = {p.symbol: Held(float(p.qty)) for p in rows}
+        self._avg = {p.symbol: float(p.avg_price) for p in rows}
+
+    def mark(self, symbol: str, price: float) -> None:
+        self.marks[symbol] = price
+
+    @property
+    def cash(self) -> float:
+        return self._cash
+
+    def _value(self, symbol: str) -> float:
+        return self.positions[symbol].qty * self.marks.get(symbol, self._avg[symbol])
+
+    @property
+    def equity(self) -> float:
+        return self._cash + sum(self._value(s) for s in self.positions)
+
+    @property
+    def gross_exposure(self) -> float:
+        return sum(abs(self._value(s)) for s in self.positions)
+
+    def buying_power(self) -> float:
+        return max(0.0, self.equity - self.gross_exposure)
+
+    def position(self, symbol: str) -> float:
+        held = self.positions.get(symbol)
+        return held.qty if held else 0.0
+
+    def price(self, symbol: str) -> float:
+        return self.marks.get(symbol, 0.0)
+
+
 class TradingSession:
     """One strategy version trading in one mode. history: each symbol's bars before the session;
     costs: the paper broker's commission, slippage and fill timing (a backtest's config)."""
@@ -98,33 +151,37 @@ class TradingSession:
         self.version, self.mode, self.broker, self.actor = version, mode, broker, actor
         costs = costs or BacktestConfig()
         client = client or broker_client_build(broker=broker, mode=mode, capital=float(capital), costs=costs)
-        if not isinstance(client, SimulatedBrokerClient):
-            raise Forbidden(
-                f"a session through {broker} needs a view of that account, which the trading loop does not "
-                "have yet: trade on the simulated paper broker"
-            )
-        self.client = self.paper = paper = client
+        self.client = client
         account_open(version=version, mode=mode, broker=broker, capital=capital)
         self.strategy = strategy_build(StrategyConfig.model_validate(version.config))
         self.risk = PolicyRiskManager(risk_policy_get(version=version), strategy=str(version))
         self.ledger = TradeLedger()
+        self._lock = threading.RLock()  # a real broker's stream delivers fills from its own thread
         self._stop_stream = client.stream_updates(self._on_update)
-        commission, _ = costs_of(costs)
+        commission, slippage = costs_of(costs)
+        if isinstance(client, SimulatedBrokerClient):
+            # The paper broker's own account: the backtest's, float for float.
+            self.portfolio = client.portfolio
+            hooks = {
+                "on_bar_open": client.bar_open,
+                "on_bar_close": client.bar_close,
+                "on_session_end": client.session_end,
+            }
+        else:
+            self.portfolio = OmsPortfolio(version, mode)
+            hooks = {"on_bar_open": self._marked}
+        portfolio = self.portfolio
         self.runner = StrategyRunner(
             self.strategy,
             risk_manager=self.risk,
-            portfolio=paper.portfolio,
+            portfolio=portfolio,
             history=history,
-            quote=lambda symbol, order: paper.broker.slippage.fill_price(
-                paper.portfolio.price(symbol), order.side.sign
-            ),
-            buying_power=paper.portfolio.buying_power,
+            quote=lambda symbol, order: slippage.fill_price(portfolio.price(symbol), order.side.sign),
+            buying_power=portfolio.buying_power,
             commission=commission,
             send=self._send,
             refused=self._refused,
-            on_bar_open=paper.bar_open,
-            on_bar_close=paper.bar_close,
-            on_session_end=paper.session_end,
+            **hooks,
         )
         audit(
             actor=actor,
@@ -134,15 +191,24 @@ class TradingSession:
         )
 
     def on_bars(self, bars: Mapping[str, PriceBar]) -> StepReport:
+        with self._lock:
+            return self._step(bars)
+
+    def _step(self, bars: Mapping[str, PriceBar]) -> StepReport:
         states = trading_state_get(), trading_state_get(version=self.version)
         self.risk.set_external_state(*states)
-        if TradingState.HALTED in states:
-            for order in self.paper.broker.cancel_all():
+        if TradingState.HALTED in states and isinstance(self.client, SimulatedBrokerClient):
+            for order in self.client.broker.cancel_all():
                 log.info("kill switch: paper order dropped", client_order_id=order.id)
+        if isinstance(self.portfolio, OmsPortfolio):
+            self.portfolio.read()  # the fills the stream applied since the last bar
         report = self.runner.on_bars(bars)
         if ADVANCES.get(self.version.stage) == STARTED[self.mode]:
             strategy_version_advance(version=self.version, to=STARTED[self.mode], actor=self.actor)
         return report
+
+    def _marked(self, bar: PriceBar) -> None:
+        self.portfolio.mark(bar.symbol, bar.close)
 
     def stop(self) -> None:
         self._stop_stream()
@@ -184,6 +250,10 @@ class TradingSession:
         )
 
     def _on_update(self, update: TradeUpdate) -> None:
+        with self._lock:
+            self._applied(update)
+
+    def _applied(self, update: TradeUpdate) -> None:
         order = order_update_apply(update=update)
         if order is None or not update.fill_qty:
             return

@@ -103,7 +103,7 @@ def test_a_paper_session_on_replayed_bars_equals_the_backtest_and_keeps_everythi
     # exact on PostgreSQL; SQLite keeps decimals to 15 significant digits
     assert [f[2] for f in fills[: len(legs)]] == pytest.approx([leg[2] for leg in legs], rel=1e-14)
     held = Position.objects.get(strategy_version=version, mode="paper")
-    assert float(held.qty) == session.paper.portfolio.position("AAA")
+    assert float(held.qty) == session.portfolio.position("AAA")
     cash = TradingAccount.objects.get(strategy_version=version).cash
     assert float(cash) == pytest.approx(float(expected.equity_curve.cash[-1]), rel=1e-12)
     assert set(Order.objects.values_list("status", flat=True)) == {"filled"}

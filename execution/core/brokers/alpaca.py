@@ -12,6 +12,7 @@ import contextlib
 import email.utils
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -84,6 +85,9 @@ _REQUESTS = {
     OrderType.STOP_LIMIT: StopLimitOrderRequest,
 }
 _TIMES = TypeAdapter(datetime)  # reads Alpaca's nanosecond timestamps too (fromisoformat does not)
+
+
+_STOP = object()  # ends the delivery of trade updates
 
 
 class AlpacaBroker(BrokerClient):
@@ -197,31 +201,40 @@ class AlpacaBroker(BrokerClient):
     # --- trade updates --------------------------------------------------------------------------
 
     def stream_updates(self, handler: Callable[[TradeUpdate], None]) -> Callable[[], None]:
+        """The SDK reads the stream in an asyncio loop; updates are handed to handler from a plain
+        thread of their own, in order, so the handler may block (write to a database)."""
         stream = _TradeStream(
             self._api_key, self._secret_key, paper=self.paper, raw_data=True, url_override=self._stream_url
         )
+        updates: queue.Queue = queue.Queue()
 
         async def on_message(message: dict[str, Any]) -> None:
             try:
-                update = trade_update(message["data"])
+                updates.put(trade_update(message["data"]))
             except (KeyError, TypeError, ValueError, ApplicationError):
                 # The order's state still reaches the OMS through get_order (reconciliation).
                 log.exception("unreadable Alpaca trade update: %r", message)
-                return
-            try:
-                handler(update)
-            except Exception:
-                log.exception("the trade update handler failed on %s of %s", update.event, update.order)
+
+        def deliver() -> None:
+            while (update := updates.get()) is not _STOP:
+                try:
+                    handler(update)
+                except Exception:
+                    log.exception("the trade update handler failed on %s of %s", update.event, update.order)
 
         stream.subscribe_trade_updates(on_message)
         thread = threading.Thread(target=stream.run, name="alpaca-trade-updates", daemon=True)
+        dispatcher = threading.Thread(target=deliver, name="alpaca-trade-handler", daemon=True)
         thread.start()
+        dispatcher.start()
 
         def stop() -> None:
             if thread.is_alive():
                 stream.stop_now(timeout=5)
             # Joining keeps a second stream from overlapping this one (one stream per key).
             thread.join(timeout=10)
+            updates.put(_STOP)
+            dispatcher.join(timeout=10)
 
         return stop
 

@@ -111,7 +111,7 @@ class Command(BaseCommand):
         account = TradingAccount.objects.get(strategy_version=version, mode=mode)
         held = Position.objects.filter(strategy_version=version, mode=mode).exclude(qty=0)
         positions = ", ".join(f"{p.symbol} {p.qty.normalize()} @ {p.avg_price:.4f}" for p in held) or "none"
-        equity = session.paper.portfolio.equity
+        equity = session.portfolio.equity
         self.stdout.write(f"positions: {positions}")
         self.stdout.write(
             f"cash {account.cash:,.2f}, equity {equity:,.2f}, commission {account.commission_paid:,.2f}"

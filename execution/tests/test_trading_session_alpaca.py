@@ -1,0 +1,94 @@
+"""A paper session through Alpaca (the real SDK against the local fake): the order goes out, the
+fill comes back on the trade stream into the database, and at the next bar the strategy and the
+risk manager see the position."""
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+
+from execution.core.brokers.alpaca import AlpacaBroker
+from execution.models import Fill, Order, Position, TradingAccount
+from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
+from execution.trading_services import OmsPortfolio, TradingSession, replay_bars
+from marketdata.core.bars import Timeframe
+from marketdata.core.providers.synthetic import SyntheticProvider
+from quantsite.roles import OPERATOR
+from strategies.core.config import Sizing, StrategyConfig
+from strategies.lifecycle_services import (
+    approval_decide,
+    promotion_request,
+    strategy_version_advance,
+    strategy_version_create,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the stream applies fills from its own thread
+
+
+@pytest.fixture
+def fake():
+    server = FakeAlpaca().start()
+    server.reset()
+    yield server
+    server.release()
+    server.stop()
+
+
+def wait_for(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the stream did not deliver in time"
+        time.sleep(0.02)
+
+
+def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, django_user_model):
+    olga, otto = (
+        django_user_model.objects.create_user(username=n, password=f"pw-{n}-123") for n in ("olga", "otto")
+    )
+    for person in (olga, otto):
+        person.groups.add(Group.objects.get(name=OPERATOR))
+    config = StrategyConfig(
+        strategy="buy_and_hold", name="alpaca_paper", universe=["AAA"], sizing=Sizing(mode="qty", value=2)
+    )
+    version = strategy_version_create(config=config, created_by=olga)
+    for _ in range(2):
+        approval_decide(
+            approval=promotion_request(version=version, requested_by=olga), decided_by=otto, approve=True
+        )
+        version.refresh_from_db()
+        if version.stage == "backtest_approved":
+            strategy_version_advance(version=version, to="backtested")
+    bars = SyntheticProvider(seed=7).get_bars(
+        "AAA", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 29, tzinfo=UTC), Timeframe.D1
+    )
+    history, steps = replay_bars({"AAA": bars}, bars.index[0])
+    client = AlpacaBroker(
+        KEY, SECRET, paper=True, url_override=fake.url, stream_url=fake.stream_url, timeout=2.0
+    )
+
+    session = TradingSession(
+        version=version,
+        mode="paper",
+        broker="alpaca",
+        capital=Decimal(10_000),
+        history=history,
+        client=client,
+    )
+    session.on_bars(steps[0])  # buy and hold: buys at its first bar
+    order = Order.objects.get()
+    # 2 x 62.27 is within the default policy's 1.33% of equity for an order without a stop
+    assert (order.status, order.qty, order.broker) == ("accepted", Decimal(2), "alpaca")
+    fake.fill(order.client_order_id, Decimal(2), Decimal("62.31"))
+    wait_for(Fill.objects.exists)
+    session.on_bars(steps[1])
+    session.stop()
+
+    assert isinstance(session.portfolio, OmsPortfolio)
+    assert session.portfolio.position("AAA") == 2.0
+    assert Position.objects.get().qty == Decimal(2)
+    assert TradingAccount.objects.get().cash == Decimal(10_000) - Decimal(2) * Decimal("62.31")
+    order.refresh_from_db()
+    assert (order.status, order.avg_fill_price) == ("filled", Decimal("62.31"))
+    assert Order.objects.count() == 1  # held: no second order
