@@ -5,6 +5,8 @@ from decimal import Decimal
 import structlog
 from celery import shared_task
 
+from execution.brokers import broker_client_build
+from execution.reconciliation_services import reconcile_all
 from execution.trading_services import STAGES, TradingSession, trading_session_live
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import ApplicationError
@@ -43,3 +45,22 @@ def trading_session_task(
         return trading_session_live(session=session, timeframe=timeframe, after=after, stop=stop)
     finally:
         session.stop()
+
+
+@shared_task(queue="execution")
+def reconcile_task() -> list[dict]:
+    """Every few minutes: the OMS against each broker its strategies trade through; a mismatch or a
+    broker that cannot answer halts those strategies (reconciliation_services)."""
+    reports = reconcile_all(
+        client_for=lambda broker, mode: broker_client_build(broker=broker, mode=mode, capital=0.0)
+    )
+    return [
+        {
+            "broker": r.broker,
+            "mode": r.mode,
+            "clean": r.clean,
+            "mismatches": r.mismatches,
+            "failure": r.failure,
+        }
+        for r in reports
+    ]

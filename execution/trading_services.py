@@ -6,8 +6,9 @@ the OMS (DESIGN.md section 8).
 Before it starts, a session checks everything that must hold, and refuses with one line that names
 all that is missing: the version's stage (paper needs an approved paper stage, live an approved
 live stage), the trading state (nothing starts HALTED), and for live: LIVE_TRADING_ENABLED, a real
-broker, and its live keys. At every bar it reads the trading states again (the kill switch may
-have been engaged from anywhere): while HALTED its risk manager refuses every order, and on the
+broker, and its live keys. Through a real broker it reconciles first, and a mismatch refuses it.
+At every bar it reads the trading states again (the kill switch may have been engaged from
+anywhere): while HALTED its risk manager refuses every order, and on the
 paper broker the session drops its working orders itself.
 """
 
@@ -31,6 +32,7 @@ from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.ledger import TradeLedger
 from execution.core.runner import StepReport, StrategyRunner
 from execution.models import Order, Position, TradingAccount
+from execution.reconciliation_services import reconcile
 from execution.services import OrderSpec, account_open, order_create, order_submit, order_update_apply
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden
@@ -151,6 +153,13 @@ class TradingSession:
         self.version, self.mode, self.broker, self.actor = version, mode, broker, actor
         costs = costs or BacktestConfig()
         client = client or broker_client_build(broker=broker, mode=mode, capital=float(capital), costs=costs)
+        if not isinstance(client, SimulatedBrokerClient):
+            checked = reconcile(broker=broker, mode=mode, client=client)
+            if not checked.clean:
+                raise Forbidden(
+                    f"{mode} trading of {version} refused: reconciliation with {broker} failed "
+                    f"({checked.failure or '; '.join(checked.mismatches)}); its strategies are halted"
+                )
         self.client = client
         account_open(version=version, mode=mode, broker=broker, capital=capital)
         self.strategy = strategy_build(StrategyConfig.model_validate(version.config))

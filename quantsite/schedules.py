@@ -24,6 +24,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6, day_of_week="sun"),
         "options": {"queue": "training"},
     },
+    # The OMS against the brokers (fail closed: a mismatch halts the strategies concerned).
+    "reconcile-brokers": {
+        "task": "execution.tasks.reconcile_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "execution"},
+    },
     "resume-stalled-walk-forwards": {
         "task": "backtests.tasks.walk_forward_stalled_resume_task",
         "schedule": crontab(minute="*/5"),
