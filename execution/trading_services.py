@@ -41,11 +41,12 @@ from quantsite.audit import audit
 from quantsite.events import event_bus
 from risk.core.manager import Decision, PolicyRiskManager
 from risk.core.state import TradingState
-from risk.services import risk_policy_get, trading_state_get
+from risk.models import TradingStateRecord
+from risk.services import flatten_done, risk_policy_get, scope_of, trading_state_get
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
-from strategies.core.types import Fill, OrderStatus, PriceBar
+from strategies.core.types import Fill, OrderStatus, PriceBar, Side
 from strategies.core.types import Order as CoreOrder
 from strategies.lifecycle_services import ADVANCES, strategy_version_advance
 from strategies.models import StrategyVersion
@@ -212,9 +213,21 @@ class TradingSession:
         if isinstance(self.portfolio, OmsPortfolio):
             self.portfolio.read()  # the fills the stream applied since the last bar
         report = self.runner.on_bars(bars)
+        if TradingStateRecord.objects.filter(scope=scope_of(self.version), flatten_requested=True).exists():
+            self._flatten(report.ts)
         if ADVANCES.get(self.version.stage) == STARTED[self.mode]:
             strategy_version_advance(version=self.version, to=STARTED[self.mode], actor=self.actor)
         return report
+
+    def _flatten(self, ts: datetime) -> None:
+        """The kill switch asked for the positions to be closed: market orders, reduce-only, sent
+        past the (halted) strategy and risk manager, each in the audit trail."""
+        held = {s: q for s in self.strategy.symbols if (q := self.portfolio.position(s))}
+        for symbol, qty in held.items():
+            side = Side.SELL if qty > 0 else Side.BUY
+            order = CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, reason="kill switch: flatten")
+            self._send(order, f"flatten {symbol} {ts.isoformat()}")
+        flatten_done(version=self.version, orders=len(held), by=self.actor)
 
     def _marked(self, bar: PriceBar) -> None:
         self.portfolio.mark(bar.symbol, bar.close)

@@ -7,7 +7,8 @@ the default (level 6).
 
 The kill switch sets HALTED, cancels every open order of its scope at its broker (orders of the
 simulated paper broker live in their session: they are marked cancelled here and the session drops
-them when it next sees HALTED), can ask for the positions to be flattened, writes the audit trail,
+them when it next sees HALTED), can ask for the positions to be flattened (each strategy version's
+session closes them at its next bar, the only orders that pass while HALTED), writes the audit trail,
 and does all of it again, harmlessly, when engaged twice. It needs no web tier: the command line
 calls it directly. Leaving HALTED is an approval decided by a second person (a risk officer).
 """
@@ -15,6 +16,7 @@ calls it directly. Leaving HALTED is an approval decided by a second person (a r
 from collections.abc import Callable
 
 from django.db import transaction
+from django.db.models import Q
 
 from execution.choices import BrokerName
 from execution.core.brokers.base import BrokerClient
@@ -145,8 +147,9 @@ def kill_switch_engage(
         record, _ = TradingStateRecord.objects.select_for_update().get_or_create(scope=scope)
         already = record.state == TradingState.HALTED
         record.state, record.reason, record.changed_by = TradingState.HALTED, reason, by
-        record.flatten_requested = record.flatten_requested or flatten
         record.save()
+        if flatten:
+            _flatten_request(version, reason, by)
         audit(
             actor=by,
             label=label,
@@ -178,6 +181,33 @@ def kill_switch_engage(
                 summary=f"{order}: {exc.message}",
             )
     return cancelled, failed
+
+
+def _flatten_request(version: StrategyVersion | None, reason: str, by) -> None:
+    """Ask each strategy version concerned (the one given, or every one holding a position) to close
+    its positions: its session does it at its next bar, then clears the request."""
+    versions = (
+        [version]
+        if version is not None
+        else StrategyVersion.objects.filter(Q(positions__qty__gt=0) | Q(positions__qty__lt=0)).distinct()
+    )
+    for each in versions:
+        record, _ = TradingStateRecord.objects.select_for_update().get_or_create(scope=scope_of(each))
+        record.flatten_requested = True
+        if record.state != TradingState.HALTED:
+            record.reason = record.reason or f"flatten requested: {reason}"
+        record.save()
+
+
+def flatten_done(*, version: StrategyVersion, orders: int, by=None) -> None:
+    """A session closed its positions as the kill switch asked."""
+    TradingStateRecord.objects.filter(scope=scope_of(version)).update(flatten_requested=False)
+    audit(
+        actor=by,
+        action="kill_switch.flatten",
+        subject=("tradingstate", scope_of(version)),
+        summary=f"{version}: {orders} closing order(s) sent",
+    )
 
 
 def halt_reset_request(*, requested_by, reason: str, version: StrategyVersion | None = None) -> Approval:

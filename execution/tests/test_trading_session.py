@@ -167,3 +167,27 @@ def test_a_session_starts_only_when_everything_holds(people, settings):
     approved = approved_for_paper(CONFIG.model_copy(update={"name": "other"}), people)
     with pytest.raises(Forbidden, match="trading is HALTED"):
         trading_check(version=approved, mode="paper", broker="simulated")
+
+
+def test_the_kill_switch_can_have_the_session_close_its_positions(people):
+    config = CONFIG.model_copy(update={"sizing": Sizing(mode="qty", value=1)})
+    version = approved_for_paper(config, people)
+    history, steps = replay_bars({"AAA": BARS}, START)
+    session = TradingSession(
+        version=version, mode="paper", broker="simulated", capital=Decimal(10_000), history=history
+    )
+    n = 0
+    while not session.portfolio.position("AAA"):  # until it holds a position
+        session.on_bars(steps[n])
+        n += 1
+
+    kill_switch_engage(reason="flatten drill", by=people["rita"], flatten=True)
+    session.on_bars(steps[n])
+    session.on_bars(steps[n + 1])
+
+    assert session.portfolio.position("AAA") == 0
+    assert Position.objects.get().qty == 0
+    closing = Order.objects.get(reason="kill switch: flatten")
+    assert (closing.side, closing.qty, closing.status) == ("sell", Decimal(1), "filled")
+    assert Order.objects.filter(reason="kill switch: flatten").count() == 1  # once, not at every bar
+    assert AuditRecord.objects.filter(action="kill_switch.flatten").count() == 1
