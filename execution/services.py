@@ -120,10 +120,6 @@ def order_submit(*, order: Order, client: BrokerClient, actor=None) -> Order:
         resubmitted=sent.resubmitted,
         broker_order_id=sent.order.broker_order_id,
     )
-    stored = Order.objects.filter(pk=order.pk).values_list("status", "broker_order_id").get()
-    if stored == (sent.order.status, sent.order.broker_order_id):  # the stream told it already
-        order.refresh_from_db()
-        return order
     return order_progress(order=order, report=sent.order, ts=sent.order.updated_at or timezone.now())
 
 
@@ -142,6 +138,7 @@ def order_progress(
         raise InvalidInput(f"a report of {report.client_order_id} cannot update {order.client_order_id}")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
+        before = (order.status, order.filled_qty, order.broker_status, order.broker_order_id)
         if execution is not None and execution.fill_qty and execution.execution_id:
             if not order.fills.filter(execution_id=execution.execution_id).exists():
                 _fill_apply(
@@ -164,7 +161,8 @@ def order_progress(
         if _move(order, report.status):
             audit(action=f"order.{report.status}", actor=None, subject=order, summary=str(order))
         order.broker_status, order.broker_order_id = report.broker_status, report.broker_order_id
-        order.save()
+        if (order.status, order.filled_qty, order.broker_status, order.broker_order_id) != before:
+            order.save()  # a report that repeats what is known writes nothing
     return order
 
 
