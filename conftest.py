@@ -47,6 +47,48 @@ def user(django_user_model):
 
 
 @pytest.fixture
+def people(django_user_model):
+    """Two operators (olga, otto) and two risk officers (rita, ray)."""
+    from django.contrib.auth.models import Group
+
+    from quantsite.roles import OPERATOR, RISK_OFFICER
+
+    roles = {"olga": OPERATOR, "otto": OPERATOR, "rita": RISK_OFFICER, "ray": RISK_OFFICER}
+    people = {}
+    for name, role in roles.items():
+        people[name] = django_user_model.objects.create_user(username=name, password=f"pw-{name}-123")
+        people[name].groups.add(Group.objects.get(name=role))
+    return people
+
+
+@pytest.fixture
+def promoted(people):
+    """promoted(config, stage): a new version of the strategy config taken up to stage, each
+    approval asked by olga and decided by otto, each move between them made."""
+    from strategies.lifecycle_services import (
+        ADVANCES,
+        PROMOTIONS,
+        approval_decide,
+        promotion_request,
+        strategy_version_advance,
+        strategy_version_create,
+    )
+
+    def promote(config, stage="paper_approved"):
+        version = strategy_version_create(config=config, created_by=people["olga"])
+        while version.stage != stage:
+            if version.stage in PROMOTIONS:
+                request = promotion_request(version=version, requested_by=people["olga"])
+                approval_decide(approval=request, decided_by=people["otto"], approve=True)
+            else:
+                strategy_version_advance(version=version, to=ADVANCES[version.stage])
+            version.refresh_from_db()
+        return version
+
+    return promote
+
+
+@pytest.fixture
 def api(user):
     from rest_framework.test import APIClient
 

@@ -1,23 +1,11 @@
 from django.contrib import admin
 
 from execution.models import Fill, Order, Position, TradingAccount
-
-
-class ReadOnly(admin.ModelAdmin):
-    """Orders, fills, positions and cash move through the OMS alone."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from quantsite.admin import ReadOnlyAdmin
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnly):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = (
         "client_order_id",
         "strategy_version",
@@ -33,15 +21,15 @@ class OrderAdmin(ReadOnly):
 
 
 @admin.register(Fill)
-class FillAdmin(ReadOnly):
+class FillAdmin(ReadOnlyAdmin):
     list_display = ("order", "execution_id", "qty", "price", "commission", "ts")
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnly):
+class PositionAdmin(ReadOnlyAdmin):
     list_display = ("strategy_version", "mode", "symbol", "qty", "avg_price", "realized_pnl")
 
 
 @admin.register(TradingAccount)
-class TradingAccountAdmin(ReadOnly):
+class TradingAccountAdmin(ReadOnlyAdmin):
     list_display = ("strategy_version", "mode", "broker", "initial_capital", "cash", "commission_paid")

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
 from marketdata.models import IngestionRun, Instrument, PriceBar, QualityReport
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by ingestion: shown, never edited or deleted by hand."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from quantsite.admin import ReadOnlyAdmin
 
 
 @admin.register(Instrument)

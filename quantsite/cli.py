@@ -25,3 +25,15 @@ def parse_param(text: str) -> tuple[str, Any]:
     if not sep or not name:
         raise InvalidInput(f"--param {text!r} is not NAME=VALUE")
     return name, parse_value(raw)
+
+
+def user_named(name: str | None):
+    """The active user a command line names with --user (None when it names none)."""
+    from django.contrib.auth import get_user_model
+
+    if name is None:
+        return None
+    user = get_user_model().objects.filter(username=name, is_active=True).first()
+    if user is None:
+        raise InvalidInput(f"no active user {name!r}")
+    return user

@@ -4,13 +4,10 @@ one done makes the version BACKTESTED."""
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from backtests.models import BacktestRun
-from quantsite.roles import OPERATOR
 from strategies.core.config import Sizing, StrategyConfig
-from strategies.lifecycle_services import approval_decide, promotion_request, strategy_version_create
 
 pytestmark = pytest.mark.django_db
 
@@ -24,18 +21,11 @@ CONFIG = StrategyConfig(
 
 
 @pytest.fixture
-def version(django_user_model):
-    olga, otto = (
-        django_user_model.objects.create_user(username=n, password=f"pw-{n}-123") for n in ("olga", "otto")
-    )
-    for person in (olga, otto):
-        person.groups.add(Group.objects.get(name=OPERATOR))
-    return strategy_version_create(config=CONFIG, created_by=olga), olga, otto
+def draft(promoted):
+    return promoted(CONFIG, stage="draft")
 
 
-def test_a_draft_version_is_not_backtested_without_approval(version, aaa):
-    draft, _, _ = version
-
+def test_a_draft_version_is_not_backtested_without_approval(draft, aaa):
     with pytest.raises(
         CommandError, match=r"a backtest run needs gated v1 to be .*backtest_approved.*, not draft"
     ):
@@ -43,11 +33,8 @@ def test_a_draft_version_is_not_backtested_without_approval(version, aaa):
     assert not BacktestRun.objects.exists()
 
 
-def test_an_approved_version_runs_under_its_policy_and_becomes_backtested(version, aaa, artifacts):
-    draft, olga, otto = version
-    approval_decide(
-        approval=promotion_request(version=draft, requested_by=olga), decided_by=otto, approve=True
-    )
+def test_an_approved_version_runs_under_its_policy_and_becomes_backtested(promoted, aaa, artifacts):
+    draft = promoted(CONFIG, stage="backtest_approved")
     out = StringIO()
 
     call_command("backtest", "--strategy-version", str(draft.pk), stdout=out)

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from conftest import _ingest_synthetic
@@ -14,14 +13,8 @@ from execution.trading_services import TradingSession, trading_session_live
 from marketdata.core.bars import Timeframe
 from marketdata.core.providers.synthetic import SyntheticProvider
 from marketdata.selectors import stored_bars_get
-from quantsite.roles import OPERATOR
 from strategies.core.config import Sizing, StrategyConfig
-from strategies.lifecycle_services import (
-    approval_decide,
-    promotion_request,
-    strategy_version_advance,
-    strategy_version_create,
-)
+from strategies.lifecycle_services import strategy_version_create
 
 pytestmark = pytest.mark.django_db
 
@@ -35,21 +28,8 @@ CONFIG = StrategyConfig(
 
 
 @pytest.fixture
-def version(django_user_model):
-    olga, otto = (
-        django_user_model.objects.create_user(username=n, password=f"pw-{n}-123") for n in ("olga", "otto")
-    )
-    for person in (olga, otto):
-        person.groups.add(Group.objects.get(name=OPERATOR))
-    version = strategy_version_create(config=CONFIG, created_by=olga)
-    for _ in range(2):
-        approval_decide(
-            approval=promotion_request(version=version, requested_by=olga), decided_by=otto, approve=True
-        )
-        version.refresh_from_db()
-        if version.stage == "backtest_approved":
-            strategy_version_advance(version=version, to="backtested")
-    return version
+def version(promoted):
+    return promoted(CONFIG)
 
 
 def test_the_command_replays_a_file_through_a_paper_session(version, tmp_path):

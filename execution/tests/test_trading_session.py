@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 
 from backtests.core.engine import BacktestEngine
 from backtests.core.results import BacktestConfig
@@ -16,16 +15,10 @@ from marketdata.core.bars import Timeframe
 from marketdata.core.errors import Forbidden
 from marketdata.core.providers.synthetic import SyntheticProvider
 from quantsite.models import AuditRecord
-from quantsite.roles import OPERATOR, RISK_OFFICER
 from risk.services import kill_switch_engage
 from strategies.core.config import Sizing, StrategyConfig
 from strategies.core.registry import strategy_build
-from strategies.lifecycle_services import (
-    approval_decide,
-    promotion_request,
-    strategy_version_advance,
-    strategy_version_create,
-)
+from strategies.lifecycle_services import strategy_version_create
 
 pytestmark = pytest.mark.django_db
 
@@ -33,35 +26,6 @@ START = datetime(2023, 1, 2, tzinfo=UTC)
 BARS = SyntheticProvider(seed=7).get_bars(
     "AAA", datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 6, 30, tzinfo=UTC), Timeframe.D1
 )
-
-
-@pytest.fixture
-def people(django_user_model):
-    def person(name, role):
-        user = django_user_model.objects.create_user(username=name, password=f"pw-{name}-123")
-        user.groups.add(Group.objects.get(name=role))
-        return user
-
-    return {
-        "olga": person("olga", OPERATOR),
-        "otto": person("otto", OPERATOR),
-        "rita": person("rita", RISK_OFFICER),
-    }
-
-
-def approved_for_paper(config, people):
-    version = strategy_version_create(config=config, created_by=people["olga"])
-    for _ in range(2):
-        approval_decide(
-            approval=promotion_request(version=version, requested_by=people["olga"]),
-            decided_by=people["otto"],
-            approve=True,
-        )
-        version.refresh_from_db()
-        if version.stage == "backtest_approved":
-            strategy_version_advance(version=version, to="backtested")
-    assert version.stage == "paper_approved"
-    return version
 
 
 # Inside the default policy (level 6): 120 of 10,000 is under its 1.33% risk per trade without a stop.
@@ -74,8 +38,10 @@ CONFIG = StrategyConfig(
 )
 
 
-def test_a_paper_session_on_replayed_bars_equals_the_backtest_and_keeps_everything_in_the_database(people):
-    version = approved_for_paper(CONFIG, people)
+def test_a_paper_session_on_replayed_bars_equals_the_backtest_and_keeps_everything_in_the_database(
+    people, promoted
+):
+    version = promoted(CONFIG)
     costs = BacktestConfig(trade_start=START, risk_policy={"level": 6})
     history, steps = replay_bars({"AAA": BARS}, START)
 
@@ -113,9 +79,9 @@ def test_a_paper_session_on_replayed_bars_equals_the_backtest_and_keeps_everythi
     assert {"session.start", "order.create", "order.submit", "order.filled", "session.stop"} <= actions
 
 
-def test_the_kill_switch_during_a_session_cancels_open_orders_and_accepts_no_new_one(people):
+def test_the_kill_switch_during_a_session_cancels_open_orders_and_accepts_no_new_one(people, promoted):
     config = CONFIG.model_copy(update={"sizing": Sizing(mode="qty", value=1)})
-    version = approved_for_paper(config, people)
+    version = promoted(config)
     costs = BacktestConfig(trade_start=START, fill_timing="next_open")
     history, steps = replay_bars({"AAA": BARS}, START)
     session = TradingSession(
@@ -148,7 +114,7 @@ def test_the_kill_switch_during_a_session_cancels_open_orders_and_accepts_no_new
     assert AuditRecord.objects.filter(action="kill_switch.engage", actor=people["rita"]).count() == 1
 
 
-def test_a_session_starts_only_when_everything_holds(people, settings):
+def test_a_session_starts_only_when_everything_holds(people, promoted, settings):
     version = strategy_version_create(config=CONFIG, created_by=people["olga"])
 
     with pytest.raises(
@@ -164,14 +130,14 @@ def test_a_session_starts_only_when_everything_holds(people, settings):
         "live trading needs a real broker (alpaca or ib), not the simulated one"
     )
     kill_switch_engage(reason="drill", by=people["rita"])
-    approved = approved_for_paper(CONFIG.model_copy(update={"name": "other"}), people)
+    approved = promoted(CONFIG.model_copy(update={"name": "other"}))
     with pytest.raises(Forbidden, match="trading is HALTED"):
         trading_check(version=approved, mode="paper", broker="simulated")
 
 
-def test_the_kill_switch_can_have_the_session_close_its_positions(people):
+def test_the_kill_switch_can_have_the_session_close_its_positions(people, promoted):
     config = CONFIG.model_copy(update={"sizing": Sizing(mode="qty", value=1)})
-    version = approved_for_paper(config, people)
+    version = promoted(config)
     history, steps = replay_bars({"AAA": BARS}, START)
     session = TradingSession(
         version=version, mode="paper", broker="simulated", capital=Decimal(10_000), history=history

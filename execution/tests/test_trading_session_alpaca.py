@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 
 from execution.core.brokers.alpaca import AlpacaBroker
 from execution.models import Fill, Order, Position, TradingAccount
@@ -15,14 +14,7 @@ from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
 from execution.trading_services import OmsPortfolio, TradingSession, replay_bars
 from marketdata.core.bars import Timeframe
 from marketdata.core.providers.synthetic import SyntheticProvider
-from quantsite.roles import OPERATOR
 from strategies.core.config import Sizing, StrategyConfig
-from strategies.lifecycle_services import (
-    approval_decide,
-    promotion_request,
-    strategy_version_advance,
-    strategy_version_create,
-)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the stream applies fills from its own thread
 
@@ -43,23 +35,11 @@ def wait_for(condition, seconds=5.0):
         time.sleep(0.02)
 
 
-def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, django_user_model):
-    olga, otto = (
-        django_user_model.objects.create_user(username=n, password=f"pw-{n}-123") for n in ("olga", "otto")
-    )
-    for person in (olga, otto):
-        person.groups.add(Group.objects.get(name=OPERATOR))
+def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, promoted):
     config = StrategyConfig(
         strategy="buy_and_hold", name="alpaca_paper", universe=["AAA"], sizing=Sizing(mode="qty", value=2)
     )
-    version = strategy_version_create(config=config, created_by=olga)
-    for _ in range(2):
-        approval_decide(
-            approval=promotion_request(version=version, requested_by=olga), decided_by=otto, approve=True
-        )
-        version.refresh_from_db()
-        if version.stage == "backtest_approved":
-            strategy_version_advance(version=version, to="backtested")
+    version = promoted(config)
     bars = SyntheticProvider(seed=7).get_bars(
         "AAA", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 29, tzinfo=UTC), Timeframe.D1
     )

@@ -6,7 +6,6 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from execution.core.brokers.simulated import SimulatedBrokerClient
@@ -15,7 +14,6 @@ from execution.models import Order
 from execution.services import OrderSpec, order_create, order_submit
 from marketdata.core.errors import Forbidden
 from quantsite.models import AuditRecord
-from quantsite.roles import OPERATOR, RISK_OFFICER
 from risk.core.manager import PolicyRiskManager
 from risk.core.state import TradingState
 from risk.services import halt_reset_request, kill_switch_engage, trading_state_get
@@ -27,20 +25,6 @@ from strategies.lifecycle_services import approval_decide, strategy_version_crea
 pytestmark = pytest.mark.django_db
 
 TS = datetime(2024, 5, 2, 20, tzinfo=UTC)
-
-
-@pytest.fixture
-def people(django_user_model):
-    def person(name, role):
-        user = django_user_model.objects.create_user(username=name, password=f"pw-{name}-123")
-        user.groups.add(Group.objects.get(name=role))
-        return user
-
-    return {
-        "olga": person("olga", OPERATOR),
-        "rita": person("rita", RISK_OFFICER),
-        "ray": person("ray", RISK_OFFICER),
-    }
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@
 import time
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from backtests.core.results import BacktestConfig
@@ -18,6 +17,7 @@ from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import ApplicationError
 from marketdata.selectors import csv_bars_get, stored_bars_get
+from quantsite.cli import user_named
 from strategies.models import StrategyVersion
 
 DEFAULT_REPLAYED = 252  # bars replayed when --start is not given; the ones before are history
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 capital=Decimal(opts["capital"]),
                 history=history,
                 costs=BacktestConfig(timeframe=timeframe),
-                actor=self._user(opts["user"]),
+                actor=user_named(opts["user"]),
             )
             self.stdout.write(f"trading {version} {opts['mode']} on {opts['broker']}")
             try:
@@ -126,12 +126,3 @@ class Command(BaseCommand):
             return timeframe.duration.total_seconds() / float(factor)
         except ValueError:
             raise CommandError(f"--speed {speed!r}: write max or a factor such as 100x") from None
-
-    @staticmethod
-    def _user(name: str | None):
-        if name is None:
-            return None
-        user = get_user_model().objects.filter(username=name, is_active=True).first()
-        if user is None:
-            raise CommandError(f"no active user {name!r}")
-        return user

@@ -6,11 +6,11 @@ It talks to the database and the brokers directly, so it works while the web tie
 import getpass
 from functools import cache
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from execution.brokers import broker_client_build
 from marketdata.core.errors import ApplicationError
+from quantsite.cli import user_named
 from risk.models import TradingStateRecord
 from risk.services import halt_reset_request, kill_switch_engage
 from strategies.models import StrategyVersion
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         self.failed = 0
         try:
-            user = self._user(opts["user"])
+            user = user_named(opts["user"])
             version = None if opts["strategy"] is None else self._version(opts["strategy"])
             if opts["action"] == "engage":
                 self._engage(opts, user, version)
@@ -73,15 +73,6 @@ class Command(BaseCommand):
         for order, why in failed:
             self.stdout.write(f"NOT cancelled: {order}: {why}")
         self.failed = len(failed)
-
-    @staticmethod
-    def _user(name: str | None):
-        if name is None:
-            return None
-        user = get_user_model().objects.filter(username=name, is_active=True).first()
-        if user is None:
-            raise CommandError(f"no active user {name!r}")
-        return user
 
     @staticmethod
     def _version(pk: int) -> StrategyVersion:
