@@ -14,8 +14,10 @@ from execution.choices import (
     TimeInForceChoices,
     TradingMode,
 )
+from strategies.core.types import OrderStatus
 from strategies.models import StrategyVersion
 
+OPEN_STATUSES = [s.value for s in OrderStatus if not s.terminal]  # orders still working (or unknown)
 QTY = {"max_digits": 24, "decimal_places": 9}
 PRICE = {"max_digits": 24, "decimal_places": 9}
 # Cash moves by qty x price: 9 + 9 decimals, kept whole. Averages of prices keep as many.

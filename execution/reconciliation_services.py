@@ -17,18 +17,16 @@ import structlog
 from django.utils import timezone
 
 from execution.core.brokers.base import BrokerClient
-from execution.models import Order, Position, TradingAccount
+from execution.models import OPEN_STATUSES, Order, Position, TradingAccount
 from execution.services import order_cancel, order_progress
 from marketdata.core.errors import ApplicationError
 from quantsite.audit import audit
 from quantsite.events import event_bus
 from risk.core.state import TradingState
 from risk.services import scope_of, trading_state_set
-from strategies.core.types import OrderStatus
 from strategies.models import StrategyVersion
 
 log = structlog.get_logger(__name__)
-OPEN = [s.value for s in OrderStatus if not s.terminal]
 
 
 @dataclass
@@ -52,7 +50,7 @@ def reconcile(
     report = Reconciliation(broker, mode)
     versions = list(StrategyVersion.objects.filter(accounts__broker=broker, accounts__mode=mode).distinct())
     try:
-        for order in Order.objects.filter(broker=broker, mode=mode, status__in=OPEN):
+        for order in Order.objects.filter(broker=broker, mode=mode, status__in=OPEN_STATUSES):
             report.orders_checked += 1
             found = client.get_order(order.client_order_id)
             before = (order.status, order.filled_qty)

@@ -31,7 +31,7 @@ from execution.core.brokers.base import BrokerClient, TradeUpdate
 from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.ledger import TradeLedger
 from execution.core.runner import StepReport, StrategyRunner
-from execution.models import Order, Position, TradingAccount
+from execution.models import Position, TradingAccount
 from execution.reconciliation_services import reconcile
 from execution.services import OrderSpec, account_open, order_create, order_submit, order_update_apply
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
@@ -46,7 +46,7 @@ from risk.services import flatten_done, risk_policy_get, scope_of, trading_state
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
-from strategies.core.types import Fill, OrderStatus, PriceBar, Side
+from strategies.core.types import Fill, PriceBar, Side
 from strategies.core.types import Order as CoreOrder
 from strategies.lifecycle_services import ADVANCES, strategy_version_advance
 from strategies.models import StrategyVersion
@@ -294,14 +294,6 @@ class TradingSession:
         )
         for trade in self.ledger.trades[closed:]:
             self.risk.on_trade_closed(trade.symbol, trade.pnl, update.ts)
-
-
-def open_orders(*, version: StrategyVersion, mode: str) -> list[Order]:
-    return list(
-        Order.objects.filter(
-            strategy_version=version, mode=mode, status__in=[s.value for s in OrderStatus if not s.terminal]
-        )
-    )
 
 
 def replay_bars(frames: Mapping[str, pd.DataFrame], start: datetime | None) -> tuple[dict, list[dict]]:

@@ -20,7 +20,7 @@ from django.db.models import Q
 
 from execution.choices import BrokerName
 from execution.core.brokers.base import BrokerClient
-from execution.models import Order
+from execution.models import OPEN_STATUSES, Order
 from execution.services import order_cancel
 from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
 from quantsite.audit import audit
@@ -31,8 +31,6 @@ from strategies.choices import ApprovalKind
 from strategies.core.types import OrderStatus
 from strategies.lifecycle_services import ApprovalEffect, approval_effect_register, approval_request
 from strategies.models import Approval, StrategyVersion
-
-OPEN = [s.value for s in OrderStatus if not s.terminal]
 
 
 def scope_of(version: StrategyVersion | None) -> str:
@@ -158,7 +156,7 @@ def kill_switch_engage(
             summary=f"{scope} halted{' (already)' if already else ''}: {reason}",
             flatten=flatten,
         )
-    orders = Order.objects.filter(status__in=OPEN)
+    orders = Order.objects.filter(status__in=OPEN_STATUSES)
     if version is not None:
         orders = orders.filter(strategy_version=version)
     cancelled, failed = [], []

@@ -2,14 +2,14 @@
 fill comes back on the trade stream into the database, and at the next bar the strategy and the
 risk manager see the position."""
 
-import time
+import queue
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from execution.core.brokers.alpaca import AlpacaBroker
-from execution.models import Fill, Order, Position, TradingAccount
+from execution.models import Order, Position, TradingAccount
 from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
 from execution.trading_services import OmsPortfolio, TradingSession, replay_bars
 from marketdata.core.bars import Timeframe
@@ -28,14 +28,7 @@ def fake():
     server.stop()
 
 
-def wait_for(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the stream did not deliver in time"
-        time.sleep(0.02)
-
-
-def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, promoted):
+def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, promoted, monkeypatch):
     config = StrategyConfig(
         strategy="buy_and_hold", name="alpaca_paper", universe=["AAA"], sizing=Sizing(mode="qty", value=2)
     )
@@ -56,14 +49,26 @@ def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, pro
         history=history,
         client=client,
     )
-    session.on_bars(steps[0])  # buy and hold: buys at its first bar
-    order = Order.objects.get()
-    # 2 x 62.27 is within the default policy's 1.33% of equity for an order without a stop
-    assert (order.status, order.qty, order.broker) == ("accepted", Decimal(2), "alpaca")
-    fake.fill(order.client_order_id, Decimal(2), Decimal("62.31"))
-    wait_for(Fill.objects.exists)
-    session.on_bars(steps[1])
-    session.stop()
+    applied: queue.Queue = queue.Queue()
+    apply = session._applied
+
+    def applied_then_told(update):  # the test waits for the stream's thread: no two threads on SQLite
+        apply(update)
+        applied.put(update.event)
+
+    monkeypatch.setattr(session, "_applied", applied_then_told)
+    try:
+        assert fake.listening.wait(5)  # the session listens to the trade stream before it trades
+        session.on_bars(steps[0])  # buy and hold: buys at its first bar
+        assert applied.get(timeout=5) == "accepted"
+        order = Order.objects.get()
+        # 2 x 62.27 is within the default policy's 1.33% of equity for an order without a stop
+        assert (order.status, order.qty, order.broker) == ("accepted", Decimal(2), "alpaca")
+        fake.fill(order.client_order_id, Decimal(2), Decimal("62.31"))
+        assert applied.get(timeout=5) == "fill"
+        session.on_bars(steps[1])
+    finally:
+        session.stop()
 
     assert isinstance(session.portfolio, OmsPortfolio)
     assert session.portfolio.position("AAA") == 2.0
