@@ -573,8 +573,10 @@ def test_stop_right_after_start_ends_the_stream(fake, broker):
 
 def test_stop_ends_a_stream_whose_keys_are_refused(fake):
     # given: the SDK retries a refused login forever, backing off
-    broker = AlpacaBroker("other-key", "other-secret", url_override=fake.url, stream_url=fake.stream_url)
-    stop = broker.stream_updates(lambda update: None)
+    broker = AlpacaBroker(
+        "other-key", "other-secret", url_override=fake.url, stream_url=fake.stream_url, timeout=0.5
+    )
+    stop = broker.stream_updates(lambda update: None)  # waits its timeout for a subscription in vain
 
     # when
     stop()

@@ -202,7 +202,8 @@ class AlpacaBroker(BrokerClient):
 
     def stream_updates(self, handler: Callable[[TradeUpdate], None]) -> Callable[[], None]:
         """The SDK reads the stream in an asyncio loop; updates are handed to handler from a plain
-        thread of their own, in order, so the handler may block (write to a database)."""
+        thread of their own, in order, so the handler may block (write to a database). Returns
+        once Alpaca confirms it listens to trade updates (or after the timeout, with a warning)."""
         stream = _TradeStream(
             self._api_key, self._secret_key, paper=self.paper, raw_data=True, url_override=self._stream_url
         )
@@ -227,6 +228,12 @@ class AlpacaBroker(BrokerClient):
         dispatcher = threading.Thread(target=deliver, name="alpaca-trade-handler", daemon=True)
         thread.start()
         dispatcher.start()
+        # Orders placed before Alpaca confirms the subscription could have updates no one hears
+        # (reconciliation would still find them): wait for it, a bounded while.
+        if not stream.listening.wait(self._timeout):
+            log.warning(
+                "the Alpaca trade stream is not listening after %s s; updates may come late", self._timeout
+            )
 
         def stop() -> None:
             if thread.is_alive():
@@ -315,6 +322,12 @@ class _TradeStream(TradingStream):
         super().__init__(*args, **kwargs)
         self._started = threading.Event()
         self._running_loop: asyncio.AbstractEventLoop | None = None
+        self.listening = threading.Event()  # Alpaca confirmed the trade_updates subscription
+
+    async def _dispatch(self, msg: dict) -> None:
+        if msg.get("stream") == "listening" and "trade_updates" in (msg.get("data") or {}).get("streams", []):
+            self.listening.set()
+        await super()._dispatch(msg)
 
     async def _run_forever(self) -> None:
         self._running_loop = asyncio.get_running_loop()
