@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from execution.core.brokers.base import BrokerClient, BrokerOrder, OrderRejected, OrderRequest, TradeUpdate
 from execution.core.oms import client_order_id, order_send, transition_check
+from execution.core.portfolio import Position as CorePosition
 from execution.models import Fill, Order, Position, TradingAccount
 from marketdata.core.errors import Conflict, InvalidInput
 from quantsite.audit import audit
@@ -250,7 +251,9 @@ def _fill_apply(
     position, _ = Position.objects.select_for_update().get_or_create(
         strategy_version_id=order.strategy_version_id, mode=order.mode, symbol=order.symbol
     )
-    _position_apply(position, signed, price)
+    held = CorePosition(position.symbol, position.qty, position.avg_price, position.realized_pnl)
+    held.apply(signed, price)
+    position.qty, position.avg_price, position.realized_pnl = held.qty, held.avg_price, held.realized_pnl
     position.save()
     account = (
         TradingAccount.objects.select_for_update()
@@ -270,22 +273,3 @@ def _exact(value: Decimal, field, order: Order) -> None:
         raise InvalidInput(
             f"{order.client_order_id}: {field.name} {value} has more than {field.decimal_places} decimals"
         )
-
-
-def _position_apply(position: Position, signed: Decimal, price: Decimal) -> None:
-    """execution.core.portfolio.Position.apply, in Decimals."""
-    held = position.qty
-    if held == 0 or (held > 0) == (signed > 0):
-        total = held + signed
-        position.avg_price = (position.avg_price * held + price * signed) / total
-        position.qty = total
-        return
-    closing = min(abs(signed), abs(held))
-    direction = 1 if held > 0 else -1
-    position.realized_pnl += closing * (price - position.avg_price) * direction
-    position.qty = held - direction * closing
-    remainder = signed + direction * closing
-    if position.qty == 0:
-        position.avg_price = Decimal(0)
-    if remainder != 0:
-        position.qty, position.avg_price = remainder, price

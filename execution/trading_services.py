@@ -15,7 +15,6 @@ paper broker the session drops its working orders itself.
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,6 +29,8 @@ from execution.choices import BrokerName, TradingMode
 from execution.core.brokers.base import BrokerClient, TradeUpdate
 from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.ledger import TradeLedger
+from execution.core.portfolio import Portfolio
+from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
 from execution.models import Position, TradingAccount
 from execution.reconciliation_services import reconcile
@@ -41,8 +42,7 @@ from quantsite.audit import audit
 from quantsite.events import event_bus
 from risk.core.manager import Decision, PolicyRiskManager
 from risk.core.state import TradingState
-from risk.models import TradingStateRecord
-from risk.services import flatten_done, risk_policy_get, scope_of, trading_state_get
+from risk.services import flatten_done, risk_policy_get, trading_state_get, trading_states_get
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
@@ -83,55 +83,21 @@ def trading_check(*, version: StrategyVersion, mode: str, broker: str) -> None:
         raise Forbidden(f"{mode} trading of {version.name} v{version.version} refused: " + "; ".join(missing))
 
 
-@dataclass(frozen=True)
-class Held:
-    qty: float
-
-
-class OmsPortfolio:
+class OmsPortfolio(Portfolio):
     """A strategy version's account as the OMS keeps it (its cash and the positions its fills made),
     marked at the latest bars: what the strategy and the risk manager see when the broker is a real
     one (whose account may hold other strategies' positions too). read() loads it again."""
 
     def __init__(self, version: StrategyVersion, mode: str) -> None:
+        super().__init__(0.0)
         self.version, self.mode = version, mode
-        self.marks: dict[str, float] = {}
         self.read()
 
     def read(self) -> None:
         account = TradingAccount.objects.get(strategy_version=self.version, mode=self.mode)
         self._cash = float(account.cash)
         rows = Position.objects.filter(strategy_version=self.version, mode=self.mode).exclude(qty=0)
-        self.positions = {p.symbol: Held(float(p.qty)) for p in rows}
-        self._avg = {p.symbol: float(p.avg_price) for p in rows}
-
-    def mark(self, symbol: str, price: float) -> None:
-        self.marks[symbol] = price
-
-    @property
-    def cash(self) -> float:
-        return self._cash
-
-    def _value(self, symbol: str) -> float:
-        return self.positions[symbol].qty * self.marks.get(symbol, self._avg[symbol])
-
-    @property
-    def equity(self) -> float:
-        return self._cash + sum(self._value(s) for s in self.positions)
-
-    @property
-    def gross_exposure(self) -> float:
-        return sum(abs(self._value(s)) for s in self.positions)
-
-    def buying_power(self) -> float:
-        return max(0.0, self.equity - self.gross_exposure)
-
-    def position(self, symbol: str) -> float:
-        held = self.positions.get(symbol)
-        return held.qty if held else 0.0
-
-    def price(self, symbol: str) -> float:
-        return self.marks.get(symbol, 0.0)
+        self.positions = {p.symbol: CorePosition(p.symbol, float(p.qty), float(p.avg_price)) for p in rows}
 
 
 class TradingSession:
@@ -205,15 +171,15 @@ class TradingSession:
             return self._step(bars)
 
     def _step(self, bars: Mapping[str, PriceBar]) -> StepReport:
-        states = trading_state_get(), trading_state_get(version=self.version)
-        self.risk.set_external_state(*states)
-        if TradingState.HALTED in states and isinstance(self.client, SimulatedBrokerClient):
+        states = trading_states_get(version=self.version)
+        self.risk.set_external_state(states.platform, states.version)
+        if states.effective == TradingState.HALTED and isinstance(self.client, SimulatedBrokerClient):
             for order in self.client.broker.cancel_all():
                 log.info("kill switch: paper order dropped", client_order_id=order.id)
         if isinstance(self.portfolio, OmsPortfolio):
             self.portfolio.read()  # the fills the stream applied since the last bar
         report = self.runner.on_bars(bars)
-        if TradingStateRecord.objects.filter(scope=scope_of(self.version), flatten_requested=True).exists():
+        if states.flatten_requested:
             self._flatten(report.ts)
         if ADVANCES.get(self.version.stage) == STARTED[self.mode]:
             strategy_version_advance(version=self.version, to=STARTED[self.mode], actor=self.actor)

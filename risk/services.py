@@ -13,7 +13,9 @@ and does all of it again, harmlessly, when engaged twice. It needs no web tier: 
 calls it directly. Leaving HALTED is an approval decided by a second person (a risk officer).
 """
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
@@ -98,11 +100,36 @@ def _policy_apply(approval: Approval, decided_by) -> None:
 # --- trading states --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ScopeStates:
+    """The platform's state, a version's own, and whether its positions are to be closed."""
+
+    platform: TradingState = TradingState.ACTIVE
+    version: TradingState = TradingState.ACTIVE
+    flatten_requested: bool = False
+
+    @property
+    def effective(self) -> TradingState:
+        return strictest(self.platform, self.version)
+
+
+def trading_states_get(*, version: StrategyVersion | None = None) -> ScopeStates:
+    """The states a version trades under, in one read (a session reads them at every bar)."""
+    scopes = [GLOBAL] if version is None else [GLOBAL, scope_of(version)]
+    states = ScopeStates()
+    for scope, state, flatten in TradingStateRecord.objects.filter(scope__in=scopes).values_list(
+        "scope", "state", "flatten_requested"
+    ):
+        if scope == GLOBAL:
+            states = dataclasses.replace(states, platform=TradingState(state))
+        else:
+            states = dataclasses.replace(states, version=TradingState(state), flatten_requested=flatten)
+    return states
+
+
 def trading_state_get(*, version: StrategyVersion | None = None) -> TradingState:
     """The state a version trades under: the stricter of the global one and its own."""
-    scopes = [GLOBAL] if version is None else [GLOBAL, scope_of(version)]
-    states = TradingStateRecord.objects.filter(scope__in=scopes).values_list("state", flat=True)
-    return strictest(TradingState.ACTIVE, *(TradingState(s) for s in states))
+    return trading_states_get(version=version).effective
 
 
 def trading_state_set(

@@ -154,7 +154,8 @@ def strategy_version_retire(*, version: StrategyVersion, by, reason: str) -> Str
 
 
 def stage_require(*, version: StrategyVersion, stages: set[str], action: str) -> None:
-    """Refuse action unless the version is in one of stages (and its approval still holds)."""
+    """Refuse action unless the version is in one of stages (an edit sends it back to draft, so a
+    version past draft still has the config its approvals were given for)."""
     if version.stage not in stages:
         allowed = " or ".join(sorted(stages))
         raise Forbidden(

@@ -292,7 +292,7 @@ class BacktestEngine:
             nonlocal filled
             for fill in fills:
                 filled = True
-                closed = len(ledger.trades)
+                closed = len(ledger.trades) if on_trade_closed is not None else 0
                 ledger.record(fill)
                 strategy.on_fill(fill)
                 if on_trade_closed is not None:

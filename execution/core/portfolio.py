@@ -17,19 +17,21 @@ class Position:
     realized_pnl: float = 0.0  # before commissions
 
     def apply(self, signed_qty: float, price: float) -> None:
+        """The fill of signed_qty at price. The same arithmetic on floats (the engines) and on
+        Decimals (the OMS's stored positions): zeros and signs keep the numbers' own type."""
         if self.qty == 0 or (self.qty > 0) == (signed_qty > 0):
             total = self.qty + signed_qty
             self.avg_price = (self.avg_price * self.qty + price * signed_qty) / total
             self.qty = total
             return
         closing = min(abs(signed_qty), abs(self.qty))
-        direction = 1.0 if self.qty > 0 else -1.0
+        direction = 1 if self.qty > 0 else -1
         self.realized_pnl += closing * (price - self.avg_price) * direction
         remainder = signed_qty + direction * closing  # what is left after closing, same sign as signed_qty
         self.qty -= direction * closing
         if abs(self.qty) < 1e-12:
-            self.qty = 0.0
-            self.avg_price = 0.0
+            self.qty -= self.qty
+            self.avg_price -= self.avg_price
         if abs(remainder) > 1e-12:  # a flip: the rest opens the other way
             self.qty, self.avg_price = remainder, price
 

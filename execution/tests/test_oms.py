@@ -128,20 +128,23 @@ class ScriptedBroker(BrokerClient):
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         return self._next(self.lookups, f"get {client_order_id}")
 
+    def _unexpected(self, call: str):
+        raise AssertionError(f"sending an order must not call {call}")
+
     def cancel_order(self, client_order_id: str) -> None:
-        raise NotImplementedError
+        self._unexpected("cancel_order")
 
     def get_open_orders(self) -> list[BrokerOrder]:
-        raise NotImplementedError
+        self._unexpected("get_open_orders")
 
     def get_positions(self) -> list[BrokerPosition]:
-        raise NotImplementedError
+        self._unexpected("get_positions")
 
     def get_account(self) -> BrokerAccount:
-        raise NotImplementedError
+        self._unexpected("get_account")
 
     def stream_updates(self, handler: Callable[[TradeUpdate], None]) -> Callable[[], None]:
-        raise NotImplementedError
+        self._unexpected("stream_updates")
 
 
 REQUEST = OrderRequest("s-1", "AAA", Side.BUY, Decimal(10))
