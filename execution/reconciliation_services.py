@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from execution.core.brokers.base import BrokerClient
 from execution.models import OPEN_STATUSES, Order, Position, TradingAccount
-from execution.services import order_cancel, order_progress
+from execution.services import Progress, order_cancel, orders_progress
 from marketdata.core.errors import ApplicationError
 from quantsite.audit import audit
 from quantsite.events import event_bus
@@ -59,9 +59,8 @@ def reconcile(
                     order=order, client=None, reason="reconciliation: the broker has no such order"
                 )
             else:
-                settled = order_progress(
-                    order=order, report=found, ts=found.updated_at or timezone.now(), derive=True
-                )
+                answer = Progress(found, found.updated_at or timezone.now())
+                settled = orders_progress(items=[answer], derive=True)[order.client_order_id]
             if (settled.status, settled.filled_qty) != before:
                 report.orders_settled.append(settled.client_order_id)
         at_broker = {p.symbol: p.qty for p in client.get_positions()}

@@ -8,20 +8,22 @@ fill only when reconciliation asks for it (derive=True): then its money is the b
 average times its filled quantity, less what is recorded, and its id says it was derived.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 import structlog
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from execution.core.brokers.base import BrokerClient, BrokerOrder, OrderRejected, OrderRequest, TradeUpdate
-from execution.core.oms import client_order_id, order_send, transition_check
+from execution.core.oms import client_order_id, order_send, report_stale, transition_check
 from execution.core.portfolio import Position as CorePosition
 from execution.models import Fill, Order, Position, TradingAccount
-from marketdata.core.errors import Conflict, InvalidInput
-from quantsite.audit import audit
+from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
+from quantsite.audit import audit, audit_record
+from quantsite.db import rows_update
+from quantsite.models import AuditRecord
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 from strategies.models import StrategyVersion
 
@@ -54,42 +56,207 @@ def order_create(
 ) -> Order:
     """Store the order (NEW) under its client_order_id, derived from (version, signal, attempt).
     The same signal and attempt again returns the stored order: never a second one."""
-    identifier = client_order_id(f"{version.name}-v{version.version}", signal, attempt)
-    OrderRequest(
-        identifier, spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
+    return _order_store(version, mode, broker, spec, signal, attempt, actor, OrderStatus.NEW, None)[0]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a broker reports of one order: its state, and the execution it reports, if any."""
+
+    report: BrokerOrder
+    ts: datetime
+    execution: TradeUpdate | None = None
+
+    @classmethod
+    def of(cls, update: TradeUpdate) -> "Progress":
+        return cls(update.order, update.ts, update)
+
+
+@dataclass
+class Later:
+    """What brokers answered and the audit records of sending, held back to be stored together
+    (a trading session's bar, at its end: orders_progress)."""
+
+    progress: list[Progress] = field(default_factory=list)
+    audits: list[AuditRecord] = field(default_factory=list)
+
+
+def order_place(
+    *,
+    version: StrategyVersion,
+    mode: str,
+    broker: str,
+    spec: OrderSpec,
+    signal: str,
+    client: BrokerClient,
+    attempt: int = 1,
+    actor=None,
+    later: Later | None = None,
+) -> Order:
+    """order_create then order_submit with one transaction fewer: the order is stored SUBMITTED
+    (as order_submit stores it before sending it), then sent. The same signal and attempt again:
+    the stored order, sent only if it never was. With `later`, its audit records wait there too
+    (the order row itself is stored before it is sent, always)."""
+    order, created = _order_store(
+        version, mode, broker, spec, signal, attempt, actor, OrderStatus.SUBMITTED, later
     )
-    with transaction.atomic():
-        order, created = Order.objects.get_or_create(
-            client_order_id=identifier,
-            defaults={
-                "strategy_version": version,
-                "mode": mode,
-                "broker": broker,
-                "symbol": spec.symbol,
-                "side": spec.side,
-                "qty": spec.qty,
-                "order_type": spec.order_type,
-                "limit_price": spec.limit_price,
-                "stop_price": spec.stop_price,
-                "tif": spec.tif,
-                "signal": signal,
-                "attempt": attempt,
-                "reason": spec.reason,
-            },
-        )
-        if created:
-            audit(actor=actor, action="order.create", subject=order, summary=str(order), signal=signal)
-    return order
+    if not created:
+        return order_submit(order=order, client=client, actor=actor, later=later)
+    return _order_send(order, client, actor, later)
 
 
-def order_submit(*, order: Order, client: BrokerClient, actor=None) -> Order:
+def order_submit(*, order: Order, client: BrokerClient, actor=None, later: Later | None = None) -> Order:
     """Send a NEW order (SUBMITTED is stored first). A refusal makes it REJECTED; an outcome still
-    unknown after the lookup leaves it SUBMITTED with the reason, for reconciliation to settle."""
+    unknown after the lookup leaves it SUBMITTED with the reason, for reconciliation to settle.
+    The broker's answer is applied at once, or held in `later`."""
     if order.status != OrderStatus.NEW:
         return order  # already sent: never twice
     _move(order, OrderStatus.SUBMITTED)
     order.submitted_at = timezone.now()
     order.save(update_fields=["status", "submitted_at", "updated_at"])
+    return _order_send(order, client, actor, later)
+
+
+def orders_progress(
+    *, items: list[Progress], derive: bool = False, audits: list[AuditRecord] = ()
+) -> dict[str, Order]:
+    """Apply, in their order and in one transaction, what brokers report of orders: each status
+    (a stale one, telling of an earlier state, is passed over); each execution (once per execution
+    id, never past the order's quantity) with its position and cash; with derive, a fill for any
+    quantity a broker says is filled beyond the recorded fills. The orders reported on, by
+    client_order_id (a report of an order this platform does not know is logged and passed over).
+
+    A report that cannot be applied (a fill past the order's quantity, a state the order cannot
+    reach) is passed over too, after the others are stored: InvalidInput or Conflict then names
+    every one (reconciliation settles what it leaves). audits: records written with them."""
+    ids = {p.report.client_order_id for p in items}
+    problems: list[ApplicationError] = []
+    with transaction.atomic():
+        orders = {
+            o.client_order_id: o for o in Order.objects.select_for_update().filter(client_order_id__in=ids)
+        }
+        for unknown in sorted(ids - orders.keys()):
+            log.warning("a report of an unknown order", client_order_id=unknown)
+        filling = {
+            p.report.client_order_id for p in items if p.execution is not None or derive
+        } & orders.keys()
+        ledger = _Ledger([orders[i] for i in filling])
+        ledger.audits.extend(audits)
+        before = {i: _progress_of(o) for i, o in orders.items()}
+        for p in items:
+            order = orders.get(p.report.client_order_id)
+            if order is None:
+                continue
+            try:
+                _report_apply(order, p, derive, ledger)
+            except (InvalidInput, Conflict) as exc:
+                log.error(
+                    "a broker report was not applied",
+                    client_order_id=order.client_order_id,
+                    error=exc.message,
+                )
+                problems.append(exc)
+        now = timezone.now()
+        moved = [o for i, o in orders.items() if _progress_of(o) != before[i]]
+        for order in moved:  # rows_update sets no auto_now field
+            order.updated_at = now
+        fields = ["status", "filled_qty", "avg_fill_price", "broker_status", "broker_order_id", "updated_at"]
+        rows_update(moved, fields)
+        ledger.save(now)
+    if problems:
+        raise type(problems[0])("; ".join(p.message for p in problems))
+    return orders
+
+
+def order_update_apply(*, update: TradeUpdate) -> Order | None:
+    """A streamed trade update, applied to its order (None: not an order of this platform)."""
+    return orders_progress(items=[Progress.of(update)]).get(update.order.client_order_id)
+
+
+def order_cancel(*, order: Order, client: BrokerClient | None, actor=None, reason: str) -> Order:
+    """Ask the broker to cancel a working order, then read back what it says. Without a client (an
+    order never sent, or one of the simulated paper broker, which lives in its session) it is
+    cancelled here."""
+    if OrderStatus(order.status).terminal:
+        return order
+    if order.status == OrderStatus.NEW or client is None:
+        _move(order, OrderStatus.CANCELED)
+        order.status_reason = reason
+        order.save(update_fields=["status", "status_reason", "updated_at"])
+    else:
+        client.cancel_order(order.client_order_id)
+        report = client.get_order(order.client_order_id)
+        if report is not None:
+            answer = Progress(report, report.updated_at or timezone.now())
+            order = orders_progress(items=[answer]).get(order.client_order_id, order)
+    audit(actor=actor, action="order.cancel", subject=order, summary=f"{order}: {reason}")
+    return order
+
+
+def account_open(*, version: StrategyVersion, mode: str, broker: str, capital: Decimal) -> TradingAccount:
+    account, _ = TradingAccount.objects.get_or_create(
+        strategy_version=version,
+        mode=mode,
+        defaults={"broker": broker, "initial_capital": capital, "cash": capital},
+    )
+    return account
+
+
+# --- sending and applying ------------------------------------------------------------------------
+
+
+def _order_store(
+    version: StrategyVersion,
+    mode: str,
+    broker: str,
+    spec: OrderSpec,
+    signal: str,
+    attempt: int,
+    actor,
+    status: OrderStatus,
+    later: Later | None,
+) -> tuple[Order, bool]:
+    """The order stored (NEW, or SUBMITTED when it is sent next) with its audit record, in one
+    transaction (or the record held in later); or the one stored already under its
+    client_order_id. Whether it is new."""
+    identifier = client_order_id(f"{version.name}-v{version.version}", signal, attempt)
+    OrderRequest(
+        identifier, spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
+    )
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                client_order_id=identifier,
+                strategy_version=version,
+                mode=mode,
+                broker=broker,
+                symbol=spec.symbol,
+                side=spec.side,
+                qty=spec.qty,
+                order_type=spec.order_type,
+                limit_price=spec.limit_price,
+                stop_price=spec.stop_price,
+                tif=spec.tif,
+                signal=signal,
+                attempt=attempt,
+                reason=spec.reason,
+                status=status,
+                submitted_at=timezone.now() if status == OrderStatus.SUBMITTED else None,
+            )
+            record = audit_record(
+                actor=actor, action="order.create", subject=order, summary=str(order), signal=signal
+            )
+            if later is None:
+                record.save()
+            else:
+                later.audits.append(record)
+    except IntegrityError:  # stored already (its client_order_id is unique)
+        return Order.objects.get(client_order_id=identifier), False
+    return order, True
+
+
+def _order_send(order: Order, client: BrokerClient, actor, later: Later | None) -> Order:
+    """Send a SUBMITTED order, once (order_send); apply the broker's answer, or hold it in later."""
     request = OrderRequest(
         order.client_order_id,
         order.symbol,
@@ -113,7 +280,7 @@ def order_submit(*, order: Order, client: BrokerClient, actor=None) -> Order:
         order.save(update_fields=["status_reason", "updated_at"])
         audit(actor=actor, action="order.unknown", subject=order, summary=f"{order}: {order.status_reason}")
         return order
-    audit(
+    record = audit_record(
         actor=actor,
         action="order.submit",
         subject=order,
@@ -121,90 +288,12 @@ def order_submit(*, order: Order, client: BrokerClient, actor=None) -> Order:
         resubmitted=sent.resubmitted,
         broker_order_id=sent.order.broker_order_id,
     )
-    return order_progress(order=order, report=sent.order, ts=sent.order.updated_at or timezone.now())
-
-
-def order_progress(
-    *,
-    order: Order,
-    report: BrokerOrder,
-    ts: datetime,
-    execution: TradeUpdate | None = None,
-    derive: bool = False,
-) -> Order:
-    """Apply what the broker reports of the order: its status; the execution it reports (once per
-    execution id, never past the order's quantity); with derive, a fill for any quantity the broker
-    says is filled beyond the recorded fills."""
-    if report.client_order_id != order.client_order_id:
-        raise InvalidInput(f"a report of {report.client_order_id} cannot update {order.client_order_id}")
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
-        before = (order.status, order.filled_qty, order.broker_status, order.broker_order_id)
-        if execution is not None and execution.fill_qty and execution.execution_id:
-            if not order.fills.filter(execution_id=execution.execution_id).exists():
-                _fill_apply(
-                    order,
-                    execution.execution_id,
-                    execution.fill_qty,
-                    execution.fill_qty * execution.fill_price,
-                    execution.commission or Decimal(0),
-                    ts,
-                )
-        elif derive and report.filled_qty > order.filled_qty:
-            _fill_apply(
-                order,
-                f"{report.broker_order_id}@{report.filled_qty}",
-                report.filled_qty - order.filled_qty,
-                _derived_notional(order, report),
-                Decimal(0),
-                ts,
-            )
-        if _move(order, report.status):
-            audit(action=f"order.{report.status}", actor=None, subject=order, summary=str(order))
-        order.broker_status, order.broker_order_id = report.broker_status, report.broker_order_id
-        if (order.status, order.filled_qty, order.broker_status, order.broker_order_id) != before:
-            order.save()  # a report that repeats what is known writes nothing
-    return order
-
-
-def order_update_apply(*, update: TradeUpdate) -> Order | None:
-    """A streamed trade update, applied to its order (None: not an order of this platform)."""
-    order = Order.objects.filter(client_order_id=update.order.client_order_id).first()
-    if order is None:
-        log.warning("trade update for an unknown order", client_order_id=update.order.client_order_id)
-        return None
-    return order_progress(order=order, report=update.order, ts=update.ts, execution=update)
-
-
-def order_cancel(*, order: Order, client: BrokerClient | None, actor=None, reason: str) -> Order:
-    """Ask the broker to cancel a working order, then read back what it says. Without a client (an
-    order never sent, or one of the simulated paper broker, which lives in its session) it is
-    cancelled here."""
-    if OrderStatus(order.status).terminal:
+    answer = Progress(sent.order, sent.order.updated_at or timezone.now())
+    if later is not None:
+        later.progress.append(answer)
+        later.audits.append(record)
         return order
-    if order.status == OrderStatus.NEW or client is None:
-        _move(order, OrderStatus.CANCELED)
-        order.status_reason = reason
-        order.save(update_fields=["status", "status_reason", "updated_at"])
-    else:
-        client.cancel_order(order.client_order_id)
-        report = client.get_order(order.client_order_id)
-        if report is not None:
-            order = order_progress(order=order, report=report, ts=report.updated_at or timezone.now())
-    audit(actor=actor, action="order.cancel", subject=order, summary=f"{order}: {reason}")
-    return order
-
-
-def account_open(*, version: StrategyVersion, mode: str, broker: str, capital: Decimal) -> TradingAccount:
-    account, _ = TradingAccount.objects.get_or_create(
-        strategy_version=version,
-        mode=mode,
-        defaults={"broker": broker, "initial_capital": capital, "cash": capital},
-    )
-    return account
-
-
-# --- applying ------------------------------------------------------------------------------------
+    return orders_progress(items=[answer], audits=[record]).get(order.client_order_id, order)
 
 
 def _move(order: Order, status: OrderStatus) -> bool:
@@ -214,56 +303,137 @@ def _move(order: Order, status: OrderStatus) -> bool:
     return moved
 
 
-def _derived_notional(order: Order, report: BrokerOrder) -> Decimal:
+def _progress_of(order: Order) -> tuple:
+    return (order.status, order.filled_qty, order.broker_status, order.broker_order_id)
+
+
+def _report_apply(order: Order, progress: Progress, derive: bool, ledger: "_Ledger") -> None:
+    report, execution = progress.report, progress.execution
+    if execution is not None and execution.fill_qty and execution.execution_id:
+        if not ledger.executed(order, execution.execution_id):
+            notional = execution.fill_qty * execution.fill_price
+            ledger.fill(
+                order,
+                execution.execution_id,
+                execution.fill_qty,
+                notional,
+                execution.commission or Decimal(0),
+                progress.ts,
+            )
+    elif derive and report.filled_qty > order.filled_qty:
+        ledger.fill(
+            order,
+            f"{report.broker_order_id}@{report.filled_qty}",
+            report.filled_qty - order.filled_qty,
+            _derived_notional(order, report, ledger.notional(order)),
+            Decimal(0),
+            progress.ts,
+        )
+    order.broker_status, order.broker_order_id = report.broker_status, report.broker_order_id
+    if report_stale(OrderStatus(order.status), OrderStatus(report.status)):
+        return
+    if _move(order, report.status):
+        ledger.audits.append(
+            audit_record(action=f"order.{report.status}", actor=None, subject=order, summary=str(order))
+        )
+
+
+def _derived_notional(order: Order, report: BrokerOrder, recorded: Decimal) -> Decimal:
     """The money of the quantity reported beyond the recorded one, from the broker's cumulative
     average: its average x its filled, less the notional already recorded."""
     if report.avg_fill_price is None:
         raise InvalidInput(f"{order.client_order_id}: the broker reports a fill without a price")
-    recorded = sum((f.notional for f in order.fills.all()), Decimal(0))
     return report.avg_fill_price * report.filled_qty - recorded
 
 
-def _fill_apply(
-    order: Order, execution_id: str, qty: Decimal, notional: Decimal, commission: Decimal, ts
-) -> None:
-    """Record the fill and move the order, the position and the cash (by the exact notional)."""
-    if order.filled_qty + qty > order.qty:
-        raise Conflict(
-            f"{order.client_order_id}: a fill of {qty} takes it past its quantity "
-            f"({order.filled_qty} of {order.qty} filled)"
+class _Ledger:
+    """The fills of a batch of reports, with the positions and cash they move: read (and locked) in
+    a few queries, moved in memory, written back together."""
+
+    def __init__(self, orders: list[Order]) -> None:
+        self.fills: list[Fill] = []
+        self.audits: list[AuditRecord] = []
+        self._recorded: dict[int, dict[str, Decimal]] = {o.pk: {} for o in orders}
+        self._positions: dict[tuple, Position] = {}
+        self._accounts: dict[tuple, TradingAccount] = {}
+        self._moved_positions: dict[int, Position] = {}
+        self._moved_accounts: dict[int, TradingAccount] = {}
+        if not orders:
+            return
+        for order_id, execution_id, notional in Fill.objects.filter(order__in=orders).values_list(
+            "order_id", "execution_id", "notional"
+        ):
+            self._recorded[order_id][execution_id] = notional
+        keys = {(o.strategy_version_id, o.mode, o.symbol) for o in orders}
+        versions, modes = {k[0] for k in keys}, {k[1] for k in keys}
+        held = Position.objects.select_for_update().filter(
+            strategy_version_id__in=versions, mode__in=modes, symbol__in={k[2] for k in keys}
         )
-    for value, field in ((qty, "qty"), (notional, "notional"), (commission, "commission")):
-        _exact(value, Fill._meta.get_field(field), order)
-    price = notional / qty
-    Fill.objects.create(
-        order=order,
-        execution_id=execution_id,
-        qty=qty,
-        notional=notional,
-        price=price,
-        commission=commission,
-        ts=ts,
-    )
-    total = order.filled_qty + qty
-    order.avg_fill_price = ((order.avg_fill_price or Decimal(0)) * order.filled_qty + notional) / total
-    order.filled_qty = total
-    signed = qty if order.side == Side.BUY else -qty
-    position, _ = Position.objects.select_for_update().get_or_create(
-        strategy_version_id=order.strategy_version_id, mode=order.mode, symbol=order.symbol
-    )
-    held = CorePosition(position.symbol, position.qty, position.avg_price, position.realized_pnl)
-    held.apply(signed, price)
-    position.qty, position.avg_price, position.realized_pnl = held.qty, held.avg_price, held.realized_pnl
-    position.save()
-    account = (
-        TradingAccount.objects.select_for_update()
-        .filter(strategy_version_id=order.strategy_version_id, mode=order.mode)
-        .first()
-    )
-    if account is not None:  # in Python's Decimals: SQL arithmetic would be floating point on SQLite
-        account.cash -= (notional if signed > 0 else -notional) + commission
-        account.commission_paid += commission
-        account.save(update_fields=["cash", "commission_paid", "updated_at"])
+        self._positions = {(p.strategy_version_id, p.mode, p.symbol): p for p in held}
+        if missing := keys - self._positions.keys():
+            # Created (a concurrent creator is no error), then read and locked.
+            created = [Position(strategy_version_id=v, mode=m, symbol=s) for v, m, s in missing]
+            Position.objects.bulk_create(created, ignore_conflicts=True)
+            self._positions = {(p.strategy_version_id, p.mode, p.symbol): p for p in held.all()}
+        self._accounts = {
+            (a.strategy_version_id, a.mode): a
+            for a in TradingAccount.objects.select_for_update().filter(
+                strategy_version_id__in=versions, mode__in=modes
+            )
+        }
+
+    def executed(self, order: Order, execution_id: str) -> bool:
+        return execution_id in self._recorded[order.pk]
+
+    def notional(self, order: Order) -> Decimal:
+        return sum(self._recorded[order.pk].values(), Decimal(0))
+
+    def fill(
+        self, order: Order, execution_id: str, qty: Decimal, notional: Decimal, commission: Decimal, ts
+    ) -> None:
+        """Record the fill and move the order, the position and the cash (by the exact notional)."""
+        if order.filled_qty + qty > order.qty:
+            raise Conflict(
+                f"{order.client_order_id}: a fill of {qty} takes it past its quantity "
+                f"({order.filled_qty} of {order.qty} filled)"
+            )
+        for value, name in ((qty, "qty"), (notional, "notional"), (commission, "commission")):
+            _exact(value, Fill._meta.get_field(name), order)
+        price = notional / qty
+        self.fills.append(
+            Fill(
+                order=order,
+                execution_id=execution_id,
+                qty=qty,
+                notional=notional,
+                price=price,
+                commission=commission,
+                ts=ts,
+            )
+        )
+        self._recorded[order.pk][execution_id] = notional
+        total = order.filled_qty + qty
+        order.avg_fill_price = ((order.avg_fill_price or Decimal(0)) * order.filled_qty + notional) / total
+        order.filled_qty = total
+        signed = qty if order.side == Side.BUY else -qty
+        position = self._positions[(order.strategy_version_id, order.mode, order.symbol)]
+        held = CorePosition(position.symbol, position.qty, position.avg_price, position.realized_pnl)
+        held.apply(signed, price)
+        position.qty, position.avg_price, position.realized_pnl = held.qty, held.avg_price, held.realized_pnl
+        self._moved_positions[position.pk] = position
+        account = self._accounts.get((order.strategy_version_id, order.mode))
+        if account is not None:  # in Python's Decimals: SQL arithmetic would be floating point on SQLite
+            account.cash -= (notional if signed > 0 else -notional) + commission
+            account.commission_paid += commission
+            self._moved_accounts[account.pk] = account
+
+    def save(self, now) -> None:
+        Fill.objects.bulk_create(self.fills)
+        for row in (*self._moved_positions.values(), *self._moved_accounts.values()):
+            row.updated_at = now
+        rows_update(self._moved_positions.values(), ["qty", "avg_price", "realized_pnl", "updated_at"])
+        rows_update(self._moved_accounts.values(), ["cash", "commission_paid", "updated_at"])
+        AuditRecord.objects.bulk_create(self.audits)
 
 
 def _exact(value: Decimal, field, order: Order) -> None:

@@ -10,6 +10,11 @@ broker, and its live keys. Through a real broker it reconciles first, and a mism
 At every bar it reads the trading states again (the kill switch may have been engaged from
 anywhere): while HALTED its risk manager refuses every order, and on the
 paper broker the session drops its working orders itself.
+
+Each order is stored before it is sent; what the broker answers during a bar (the paper broker
+fills at once) is applied at the bar's end, in one transaction for all its orders. The strategy and
+the risk manager do not wait for it: the paper broker's account and the session's ledger of round
+trips move at each fill, as in the backtest.
 """
 
 import queue
@@ -34,7 +39,7 @@ from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
 from execution.models import Position, TradingAccount
 from execution.reconciliation_services import reconcile
-from execution.services import OrderSpec, account_open, order_create, order_submit, order_update_apply
+from execution.services import Later, OrderSpec, Progress, account_open, order_place, orders_progress
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden
 from marketdata.selectors import stored_bars_get
@@ -132,7 +137,9 @@ class TradingSession:
         self.strategy = strategy_build(StrategyConfig.model_validate(version.config))
         self.risk = PolicyRiskManager(risk_policy_get(version=version), strategy=str(version))
         self.ledger = TradeLedger()
+        self._ledgered_executions: set[str] = set()  # a stream may report an execution again
         self._lock = threading.RLock()  # a real broker's stream delivers fills from its own thread
+        self._later: Later | None = None  # during a bar: the broker's answers, stored at its end
         self._stop_stream = client.stream_updates(self._on_update)
         commission, slippage = costs_of(costs)
         if isinstance(client, SimulatedBrokerClient):
@@ -168,7 +175,12 @@ class TradingSession:
 
     def on_bars(self, bars: Mapping[str, PriceBar]) -> StepReport:
         with self._lock:
-            return self._step(bars)
+            self._later = Later()
+            try:
+                return self._step(bars)
+            finally:
+                later, self._later = self._later, None
+                orders_progress(items=later.progress, audits=later.audits)
 
     def _step(self, bars: Mapping[str, PriceBar]) -> StepReport:
         states = trading_states_get(version=self.version)
@@ -217,15 +229,16 @@ class TradingSession:
             tif=order.tif,
             reason=order.reason,
         )
-        stored = order_create(
+        order_place(
             version=self.version,
             mode=self.mode,
             broker=self.broker,
             spec=spec,
             signal=signal,
+            client=self.client,
             actor=self.actor,
+            later=self._later,
         )
-        order_submit(order=stored, client=self.client, actor=self.actor)
 
     def _refused(self, order: CoreOrder, decision: Decision) -> None:
         audit(
@@ -238,18 +251,32 @@ class TradingSession:
         )
 
     def _on_update(self, update: TradeUpdate) -> None:
+        """A trade update from the broker's stream. During a bar (the paper broker answers at once,
+        on the session's thread) it waits for the bar's end to be stored; from a real broker's
+        stream it is stored at once, and counts for this session when its order is this version's."""
         with self._lock:
-            self._applied(update)
+            if self._later is not None:
+                self._later.progress.append(Progress.of(update))
+                self._ledgered(update)
+            else:
+                self._applied(update)
 
     def _applied(self, update: TradeUpdate) -> None:
-        order = order_update_apply(update=update)
-        if order is None or not update.fill_qty:
+        order = orders_progress(items=[Progress.of(update)]).get(update.order.client_order_id)
+        if order is not None and order.strategy_version_id == self.version.pk:
+            self._ledgered(update)
+
+    def _ledgered(self, update: TradeUpdate) -> None:
+        """A fill into the session's ledger of round trips; the risk manager hears of those it
+        closes (the cooldown, the stop-loss guard)."""
+        if not update.fill_qty or update.execution_id in self._ledgered_executions:
             return
+        self._ledgered_executions.add(update.execution_id)
         closed = len(self.ledger.trades)
         self.ledger.record(
             Fill(
-                order.client_order_id,
-                order.symbol,
+                update.order.client_order_id,
+                update.order.symbol,
                 update.order.side,
                 float(update.fill_qty),
                 float(update.fill_price),

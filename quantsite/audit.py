@@ -1,4 +1,5 @@
-"""Writing to the audit trail: one function, used by every service that must leave a trace."""
+"""Writing to the audit trail: the record of what was done, by whom, to what; every service that
+must leave a trace writes it here."""
 
 from typing import Any
 
@@ -7,7 +8,14 @@ from django.db import models
 from quantsite.models import AuditRecord
 
 
-def audit(
+def audit(**fields: Any) -> AuditRecord:
+    """Write an audit record: audit_record's fields, saved."""
+    record = audit_record(**fields)
+    record.save()
+    return record
+
+
+def audit_record(
     *,
     actor,
     action: str,
@@ -16,14 +24,15 @@ def audit(
     label: str | None = None,
     **data: Any,
 ) -> AuditRecord:
-    """Record that actor (a user, or None for the platform) did action to subject (a model instance,
-    or a (type, id) pair), with summary and data (plain JSON values). label names an actor that is
-    no user (the operating-system user of a command line)."""
+    """That actor (a user, or None for the platform) did action to subject (a model instance, or a
+    (type, id) pair), with summary and data (plain JSON values); label names an actor that is no
+    user (the operating-system user of a command line). Unsaved: audit() saves it, a service that
+    writes many saves them at once (bulk_create)."""
     if isinstance(subject, models.Model):
         subject_type, subject_id = subject._meta.model_name, str(subject.pk)
     else:
         subject_type, subject_id = subject
-    return AuditRecord.objects.create(
+    return AuditRecord(
         actor=actor,
         actor_label=label or (actor.get_username() if actor is not None else "platform"),
         action=action,

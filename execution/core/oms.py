@@ -55,6 +55,14 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.REJECTED: frozenset(),
     OrderStatus.EXPIRED: frozenset(),
 }
+# How far along its life each state is: a broker's report of an earlier state than the one known
+# (its placement answer and its stream cross) is stale, not a move back.
+PROGRESS = {
+    OrderStatus.NEW: 0,
+    OrderStatus.SUBMITTED: 1,
+    OrderStatus.ACCEPTED: 2,
+    OrderStatus.PARTIALLY_FILLED: 3,
+}
 MAX_CLIENT_ORDER_ID = 48  # Alpaca takes 128 characters, IB's orderRef more: well inside both
 
 
@@ -67,6 +75,15 @@ def transition_check(current: OrderStatus, new: OrderStatus) -> bool:
     if new not in TRANSITIONS[current]:
         raise Conflict(f"an order cannot go from {current} to {new}")
     return True
+
+
+def report_stale(current: OrderStatus, reported: OrderStatus) -> bool:
+    """Whether a broker's report of `reported` tells of an earlier state than the known `current`
+    (e.g. the answer "accepted" to a placement, read after the stream's "filled"): nothing to apply.
+    A terminal report never is: a terminal state reported against another one is a conflict."""
+    if reported.terminal:
+        return False
+    return current.terminal or PROGRESS[reported] < PROGRESS[current]
 
 
 def client_order_id(strategy: str, signal: str, attempt: int = 1) -> str:

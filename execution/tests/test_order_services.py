@@ -1,6 +1,7 @@
 """Orders through the OMS services: stored before they are sent, never sent twice, and their fills
 applied once to positions and cash, whoever reports them."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,16 +14,19 @@ from execution.core.brokers.simulated import SimulatedBrokerClient
 from execution.core.costs import CommissionModel, SlippageModel
 from execution.models import Fill, Order, Position, TradingAccount
 from execution.services import (
+    Later,
     OrderSpec,
+    Progress,
     account_open,
     order_create,
-    order_progress,
     order_submit,
     order_update_apply,
+    orders_progress,
 )
+from marketdata.core.errors import Conflict
 from quantsite.models import AuditRecord
 from strategies.core.config import StrategyConfig
-from strategies.core.types import PriceBar, Side
+from strategies.core.types import OrderStatus, PriceBar, Side
 from strategies.lifecycle_services import strategy_version_create
 
 pytestmark = pytest.mark.django_db
@@ -164,8 +168,7 @@ def test_positions_are_the_sum_of_signed_fills_and_cash_moves_by_their_notional(
         # two reports: a partial fill and then the whole, each also reported twice
         for filled in ([half] if half else []) + [Decimal(qty)]:
             report = _report(order, filled, price)
-            order_progress(order=order, report=report, ts=TS, derive=True)
-            order_progress(order=order, report=report, ts=TS, derive=True)
+            orders_progress(items=[Progress(report, TS), Progress(report, TS)], derive=True)
         signed_total += Decimal(qty) if buy else -Decimal(qty)
         cash_moved += -(Decimal(qty) * price) if buy else Decimal(qty) * price
         order.refresh_from_db()
@@ -192,3 +195,59 @@ def _report(order, filled, price):
         filled_qty=filled,
         avg_fill_price=price,
     )
+
+
+def _sent(version, paper, n, later=None):
+    orders = []
+    for k in range(n):
+        order = order_create(
+            version=version,
+            mode="paper",
+            broker="simulated",
+            spec=OrderSpec("AAA", Side.BUY, Decimal(1)),
+            signal=f"batch {k}",
+        )
+        orders.append(order_submit(order=order, client=paper, later=later))
+    return orders
+
+
+@pytest.mark.parametrize("n", [1, 12])
+def test_a_batch_of_reports_is_stored_in_the_same_few_queries_however_many_orders(
+    version, paper, n, django_assert_num_queries
+):
+    account_open(version=version, mode="paper", broker="simulated", capital=Decimal(10_000))
+    later = Later()
+    paper.stream_updates(lambda update: later.progress.append(Progress.of(update)))
+    _sent(version, paper, n, later)
+
+    # orders locked, their fills, positions locked (here missing: created, then read again),
+    # accounts; then orders, fills, positions, accounts and audit rows written: 11 queries and
+    # the transaction's 2
+    with django_assert_num_queries(13):
+        orders_progress(items=later.progress, audits=later.audits)
+
+    assert Position.objects.get().qty == Decimal(n)
+    assert Fill.objects.count() == n
+    assert set(Order.objects.values_list("status", flat=True)) == {"filled"}
+    assert TradingAccount.objects.get().cash == Decimal(10_000) - n * (Decimal("101.25") + 1)
+
+
+def test_a_stale_report_is_passed_over_and_a_bad_one_is_named_after_the_others_are_stored(version, paper):
+    account_open(version=version, mode="paper", broker="simulated", capital=Decimal(10_000))
+    fills: list[Progress] = []
+    paper.stream_updates(lambda update: fills.append(Progress.of(update)))
+    answers = Later()
+    first, second = _sent(version, paper, 2, answers)
+    stale = Progress(
+        replace(answers.progress[0].report, status=OrderStatus.ACCEPTED, broker_status="accepted"), TS
+    )
+    too_much = replace(fills[1].execution, fill_qty=Decimal(5), execution_id="x-extra")
+
+    with pytest.raises(Conflict, match=f"{second.client_order_id}: a fill of 5 takes it past its quantity"):
+        orders_progress(items=[*fills, stale, Progress.of(too_much)])
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.filled_qty) == ("filled", Decimal(1))  # "accepted" after "filled": stale
+    assert (second.status, second.filled_qty) == ("filled", Decimal(1))
+    assert Position.objects.get().qty == Decimal(2)
