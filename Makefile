@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: demo test lint format bench run worker beat clean
+.PHONY: demo test lint format bench run worker trading-worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +68,13 @@ run: $(VENV)/.runtime
 	$(MANAGE) runserver 127.0.0.1:8000
 
 worker: $(VENV)/.runtime
-	$(BIN)/celery -A quantsite worker --loglevel INFO -Q ingestion,features,training,backtests,execution,monitoring
+	$(BIN)/celery -A quantsite worker --loglevel INFO -Q ingestion,features,training,backtests,monitoring
+
+# Trading sessions: each paper or live strategy version's session holds a thread for as long as it
+# trades (SESSIONS of them at most), waiting on the event bus for new bars.
+SESSIONS ?= 16
+trading-worker: $(VENV)/.runtime
+	$(BIN)/celery -A quantsite worker --loglevel INFO -Q execution -P threads -c $(SESSIONS) -n trading@%h
 
 beat: $(VENV)/.runtime
 	$(BIN)/celery -A quantsite beat --loglevel INFO

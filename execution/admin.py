@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from execution.models import Fill, Order, Position, TradingAccount
+from execution.models import Fill, Order, Position, TradingAccount, TradingSessionRecord
 from quantsite.admin import ReadOnlyAdmin
 
 
@@ -33,3 +33,9 @@ class PositionAdmin(ReadOnlyAdmin):
 @admin.register(TradingAccount)
 class TradingAccountAdmin(ReadOnlyAdmin):
     list_display = ("strategy_version", "mode", "broker", "initial_capital", "cash", "commission_paid")
+
+
+@admin.register(TradingSessionRecord)
+class TradingSessionAdmin(ReadOnlyAdmin):
+    list_display = ("strategy_version", "mode", "broker", "status", "host", "steps", "started_at", "beat_at")
+    list_filter = ("mode", "broker", "status")

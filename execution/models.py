@@ -113,3 +113,39 @@ class TradingAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy_version} {self.mode}: cash {self.cash}"
+
+
+class TradingSessionRecord(models.Model):
+    """A trading session hosted by a worker: at most one runs per version and mode. It beats while
+    it runs; one whose beat stopped (its worker died) is marked lost, and a new one may start."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        STOPPED = "stopped"  # its version left the stage that lets it trade
+        REFUSED = "refused"  # a check before its first bar failed
+        FAILED = "failed"  # it raised
+        LOST = "lost"  # its beat stopped
+
+    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="sessions")
+    mode = models.CharField(max_length=8, choices=TradingMode.choices)
+    broker = models.CharField(max_length=16, choices=BrokerName.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    host = models.CharField(max_length=200, help_text="The worker's host and process id.")
+    steps = models.PositiveIntegerField(default=0, help_text="Bars traded.")
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    beat_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy_version", "mode"],
+                condition=models.Q(status="running"),
+                name="one_running_session",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy_version} {self.mode} on {self.broker}: {self.status}"

@@ -30,6 +30,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"queue": "execution"},
     },
+    # A session for every paper or live strategy version (hosted by the execution workers).
+    "ensure-trading-sessions": {
+        "task": "execution.tasks.trading_sessions_ensure_task",
+        "schedule": crontab(minute="*"),
+        "options": {"queue": "monitoring"},
+    },
     "resume-stalled-walk-forwards": {
         "task": "backtests.tasks.walk_forward_stalled_resume_task",
         "schedule": crontab(minute="*/5"),

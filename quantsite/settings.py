@@ -156,6 +156,16 @@ IB_PAPER_PORT = env.int("IB_PAPER_PORT", default=0)
 IB_LIVE_PORT = env.int("IB_LIVE_PORT", default=0)
 IB_CLIENT_ID = env.int("IB_CLIENT_ID", default=1)
 LIVE_TRADING_ENABLED = env.bool("LIVE_TRADING_ENABLED", default=False)
+# The sessions the schedule starts for every paper or live version: their broker per mode, and
+# the cash of a new paper account.
+TRADING_BROKERS = {
+    "paper": env.str("PAPER_BROKER", default="simulated"),
+    "live": env.str("LIVE_BROKER", default="alpaca"),
+}
+TRADING_CAPITAL = env.str("TRADING_CAPITAL", default="100000")
+# A running session beats this often; one silent for TRADING_SESSION_LOST_SECONDS is lost.
+TRADING_SESSION_BEAT_SECONDS = env.float("TRADING_SESSION_BEAT_SECONDS", default=15.0)
+TRADING_SESSION_LOST_SECONDS = env.float("TRADING_SESSION_LOST_SECONDS", default=90.0)
 
 # --- research -------------------------------------------------------------------------------
 # The feature sets that can be named (a name is configs/features/<name>.yaml).

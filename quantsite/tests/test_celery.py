@@ -27,6 +27,7 @@ def test_every_project_task_names_a_declared_queue():
         "backtests.tasks.backtest_run_execute_task": "backtests",
         "execution.tasks.trading_session_task": "execution",
         "execution.tasks.reconcile_task": "execution",
+        "execution.tasks.trading_sessions_ensure_task": "monitoring",
         "backtests.tasks.walk_forward_run_execute_task": "backtests",
         "backtests.tasks.walk_forward_chunk_task": "backtests",
         "backtests.tasks.walk_forward_assemble_task": "backtests",
