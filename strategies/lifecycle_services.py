@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from marketdata.core.errors import Conflict, Forbidden, InvalidInput
 from quantsite.audit import audit
-from quantsite.roles import ADMIN, OPERATOR, RISK_OFFICER
+from quantsite.roles import ADMIN, OPERATOR, RISK_OFFICER, user_roles
 from strategies.choices import ApprovalDecision, ApprovalKind, StrategyStage
 from strategies.core.config import StrategyConfig
 from strategies.models import Approval, StrategyVersion, TrainedModel
@@ -241,8 +241,7 @@ def approval_decide(*, approval: Approval, decided_by, approve: bool, comment: s
         raise Conflict(f"{approval} was already decided")
     if decided_by is None or decided_by.pk == approval.requested_by_id:
         raise Forbidden(f"{approval}: the requester cannot decide their own request (four-eyes)")
-    roles = set(decided_by.groups.values_list("name", flat=True))
-    if not decided_by.is_superuser and not roles & DECIDERS[approval.kind]:
+    if not user_roles(decided_by) & DECIDERS[approval.kind]:
         needed = " or ".join(sorted(DECIDERS[approval.kind]))
         raise Forbidden(f"{approval}: deciding it needs the role {needed}")
     effect = _effect(approval)
