@@ -3,6 +3,8 @@ role. Each role includes what the ones before it may do: a viewer reads; an oper
 research and pauses strategies; a risk officer also approves risk changes and resets; an admin
 may do everything."""
 
+from marketdata.core.errors import Forbidden
+
 VIEWER, OPERATOR, RISK_OFFICER, ADMIN = "viewer", "operator", "risk_officer", "admin"
 ROLES = (VIEWER, OPERATOR, RISK_OFFICER, ADMIN)
 # Who may act as each role: the role itself and the roles above it.
@@ -26,3 +28,9 @@ def user_roles(user) -> set[str]:
 def has_role(user, role: str) -> bool:
     """Whether user may act as role (holding it, or a role above it)."""
     return bool(user_roles(user) & HOLDERS[role])
+
+
+def role_require(user, role: str, what: str) -> None:
+    """Forbidden unless user may act as role; what: the act, for the message ("pause a strategy")."""
+    if not has_role(user, role):
+        raise Forbidden(f"to {what} needs the role {role}")

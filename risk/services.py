@@ -26,6 +26,7 @@ from execution.models import OPEN_STATUSES, Order
 from execution.services import order_cancel
 from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
 from quantsite.audit import audit
+from quantsite.roles import OPERATOR, role_require
 from risk.core.policy import RiskPolicy
 from risk.core.state import TradingState, strictest
 from risk.models import GLOBAL, RiskPolicyRecord, TradingStateRecord
@@ -150,6 +151,32 @@ def trading_state_set(
             summary=f"{scope}: {before} -> {state}: {reason}",
         )
     return record
+
+
+def strategy_pause(*, version: StrategyVersion, by, reason: str) -> TradingStateRecord:
+    """Pause a strategy version: REDUCING, so it opens nothing new but may still close what it holds
+    (its exits pass the risk manager). An operator's act; a HALTED version stays HALTED."""
+    role_require(by, OPERATOR, "pause a strategy")
+    if not reason.strip():
+        raise InvalidInput("pausing a strategy needs a reason")
+    current = trading_state_get(version=version)
+    if current == TradingState.HALTED:
+        raise Conflict(f"{version} is HALTED (the kill switch): it cannot be paused, only reset")
+    return trading_state_set(
+        scope=scope_of(version), state=TradingState.REDUCING, reason=f"paused: {reason}", by=by
+    )
+
+
+def strategy_resume(*, version: StrategyVersion, by) -> TradingStateRecord:
+    """Resume a paused (REDUCING) strategy version: ACTIVE again. Leaving HALTED is not a resume:
+    it needs an approved reset (halt_reset_request)."""
+    role_require(by, OPERATOR, "resume a strategy")
+    record = TradingStateRecord.objects.filter(scope=scope_of(version)).first()
+    if record is None or record.state == TradingState.ACTIVE:
+        raise Conflict(f"{version} is not paused")
+    if record.state == TradingState.HALTED:
+        raise Conflict(f"{version} is HALTED (the kill switch): leaving it needs an approved reset")
+    return trading_state_set(scope=scope_of(version), state=TradingState.ACTIVE, reason="resumed", by=by)
 
 
 def kill_switch_engage(

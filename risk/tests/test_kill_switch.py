@@ -12,7 +12,7 @@ from execution.core.brokers.simulated import SimulatedBrokerClient
 from execution.core.costs import CommissionModel, SlippageModel
 from execution.models import Order
 from execution.services import OrderSpec, order_create, order_submit
-from marketdata.core.errors import Forbidden
+from marketdata.core.errors import Conflict, Forbidden
 from quantsite.models import AuditRecord
 from risk.core.manager import PolicyRiskManager
 from risk.core.state import TradingState
@@ -132,3 +132,25 @@ def test_the_command_line_halts_without_the_web_tier(people, session):
         call_command("kill_switch", "request-reset", "--strategy", str(version.pk), stdout=StringIO())
     with pytest.raises(CommandError, match="the kill switch needs a reason"):
         call_command("kill_switch", "engage", stdout=StringIO())
+
+
+def test_an_operator_pauses_a_strategy_to_reducing_and_resumes_it_but_never_out_of_halted(people, promoted):
+    from risk.services import strategy_pause, strategy_resume
+
+    version = promoted(StrategyConfig(strategy="momentum", name="pausing", universe=["AAA"]))
+    with pytest.raises(Forbidden, match="to pause a strategy needs the role operator"):
+        strategy_pause(version=version, by=None, reason="look at it")
+
+    strategy_pause(version=version, by=people["olga"], reason="earnings tomorrow")
+    assert trading_state_get(version=version) == "reducing"
+    strategy_resume(version=version, by=people["otto"])
+    assert trading_state_get(version=version) == "active"
+    with pytest.raises(Conflict, match="is not paused"):
+        strategy_resume(version=version, by=people["otto"])
+
+    kill_switch_engage(reason="broker outage", by=people["rita"], version=version)
+    with pytest.raises(Conflict, match="cannot be paused, only reset"):
+        strategy_pause(version=version, by=people["olga"], reason="again")
+    with pytest.raises(Conflict, match="leaving it needs an approved reset"):
+        strategy_resume(version=version, by=people["olga"])
+    assert trading_state_get(version=version) == "halted"
