@@ -48,12 +48,12 @@ def user(django_user_model):
 
 @pytest.fixture
 def people(django_user_model):
-    """Two operators (olga, otto) and two risk officers (rita, ray)."""
+    """A viewer (vera), two operators (olga, otto) and two risk officers (rita, ray)."""
     from django.contrib.auth.models import Group
 
-    from quantsite.roles import OPERATOR, RISK_OFFICER
+    from quantsite.roles import OPERATOR, RISK_OFFICER, VIEWER
 
-    roles = {"olga": OPERATOR, "otto": OPERATOR, "rita": RISK_OFFICER, "ray": RISK_OFFICER}
+    roles = {"vera": VIEWER, "olga": OPERATOR, "otto": OPERATOR, "rita": RISK_OFFICER, "ray": RISK_OFFICER}
     people = {}
     for name, role in roles.items():
         people[name] = django_user_model.objects.create_user(username=name, password=f"pw-{name}-123")
@@ -86,6 +86,17 @@ def promoted(people):
         return version
 
     return promote
+
+
+@pytest.fixture
+def console_as(people, client):
+    """console_as(name): Django's test client logged in as one of the people."""
+
+    def login(name: str):
+        client.force_login(people[name])
+        return client
+
+    return login
 
 
 @pytest.fixture

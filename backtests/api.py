@@ -285,7 +285,7 @@ class RunKindSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
 
 
-def _strategy_config(v: dict):
+def strategy_config_of(v: dict):
     return strategy_config_from_dict(
         {
             "strategy": v["strategy"],
@@ -299,7 +299,7 @@ def _strategy_config(v: dict):
     )
 
 
-def _backtest_config(v: dict) -> BacktestConfig:
+def backtest_config_of(v: dict) -> BacktestConfig:
     start, end = day_range(v["start"], v["end"])
     return BacktestConfig(
         **{name: v[name] for name in SIMULATION_FIELDS},
@@ -432,8 +432,8 @@ class BacktestRunViewSet(RecordedRunViewSet):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         run = backtest_run_create(
-            strategy_config=_strategy_config(v),
-            backtest_config=_backtest_config(v),
+            strategy_config=strategy_config_of(v),
+            backtest_config=backtest_config_of(v),
             requested_by=request.user,
         )
         backtest_run_enqueue(run=run)
@@ -456,9 +456,9 @@ class BacktestRunViewSet(RecordedRunViewSet):
             carry_positions=v["carry_positions"],
         )
         run = walk_forward_run_create(
-            strategy_config=_strategy_config(v),
+            strategy_config=strategy_config_of(v),
             walk_forward_config=walk_forward_config,
-            backtest_config=_backtest_config(v),
+            backtest_config=backtest_config_of(v),
             requested_by=request.user,
         )
         walk_forward_run_enqueue(run=run)

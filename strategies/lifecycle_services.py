@@ -234,6 +234,16 @@ def approval_request(
     return approval
 
 
+def approval_decidable(*, approval: Approval, user) -> bool:
+    """Whether user may decide approval now: pending, not theirs (four-eyes), their role one of its
+    kind's deciders (approval_decide enforces the same)."""
+    return (
+        approval.decision == ApprovalDecision.PENDING
+        and user.pk != approval.requested_by_id
+        and bool(user_roles(user) & DECIDERS[approval.kind])
+    )
+
+
 def approval_decide(*, approval: Approval, decided_by, approve: bool, comment: str = "") -> Approval:
     """Approve or reject a pending request. Never by its requester (four-eyes); only by a role that
     may decide its kind; an approval whose subject changed since the request is voided instead."""
