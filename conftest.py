@@ -6,12 +6,17 @@ from datetime import UTC, datetime
 import pytest
 from django.conf import settings
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's; a browser is never downloaded
+
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     skips = {
         "postgres": None if on_postgres else "needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)",
         "redis": None if settings.REDIS_URL else "needs Redis: set REDIS_URL=redis://... (CI does)",
+        "browser": None
+        if os.path.exists(CHROMIUM)
+        else "needs chromium: apt-get install -y chromium (CI does)",
     }
     for item in items:
         for marker, reason in skips.items():
