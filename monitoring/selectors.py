@@ -20,11 +20,12 @@ from marketdata.choices import RunStatus
 from marketdata.core.errors import ApplicationError, ProviderNotConfigured
 from marketdata.models import IngestionRun
 from marketdata.selectors import data_freshness_list
+from monitoring.choices import HealthStatus
 from monitoring.models import Alert, DailySummary, MetricSnapshot, SystemSnapshot, WorkerHeartbeat
 from quantsite.celery import QUEUES
 from quantsite.celery import app as celery_app
 
-OK, DEGRADED, DOWN = "ok", "degraded", "down"
+OK, DEGRADED, DOWN = HealthStatus.OK.value, HealthStatus.DEGRADED.value, HealthStatus.DOWN.value
 REAL_BROKERS = [(b, m) for b in (BrokerName.ALPACA, BrokerName.IB) for m in TradingMode.values]
 
 

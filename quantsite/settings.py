@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BacktestRunStatusEnum": "backtests.choices.RunStatus",
         "ModelStatusEnum": "strategies.choices.ModelStatus",
+        "HealthStatusEnum": "monitoring.choices.HealthStatus",
     },
 }
 
