@@ -132,6 +132,6 @@ def _halt(report: Reconciliation, versions: list[StrategyVersion], why: str) -> 
         severity="critical",
         source="reconciliation",
         key=f"{report.broker}:{report.mode}",
-        message=f"{reason}; halted: {', '.join(str(v) for v in versions) or 'no strategy version'}",
+        message=f"{reason}; halted: {', '.join(f'{v.name} v{v.version}' for v in versions) or 'nothing'}",
         context={"broker": report.broker, "mode": report.mode, "halted": report.halted},
     )

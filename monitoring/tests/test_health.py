@@ -64,9 +64,9 @@ def test_an_unreachable_redis_is_reported_down_not_raised(settings):
     assert report["checks"]["redis"]["detail"].startswith("ConnectionError")
 
 
-def test_health_api_answers_503_when_a_dependency_is_down(api):
+def test_health_api_answers_503_when_a_dependency_is_down(client_as):
     with mock.patch("monitoring.api.health_get", return_value={"status": "down", "checks": {}}):
-        response = api.get("/api/v1/health/")
+        response = client_as("viewer").get("/api/v1/health/")
 
     assert (response.status_code, response.json()["status"]) == (503, "down")
 
