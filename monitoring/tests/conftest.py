@@ -142,3 +142,12 @@ def quiet_channels(settings):
         "critical": ["slack", "webhook", "email"],
     }
     settings.DAILY_SUMMARY_CHANNELS = ["slack", "webhook", "email"]
+
+
+@pytest.fixture(autouse=True)
+def no_real_brokers(settings):
+    """No broker keys or gateway: a health check never reaches a real broker from a test."""
+    settings.ALPACA_PAPER_API_KEY = settings.ALPACA_PAPER_API_SECRET = ""
+    settings.ALPACA_LIVE_API_KEY = settings.ALPACA_LIVE_API_SECRET = ""
+    settings.ALPACA_TRADING_URL = None
+    settings.IB_HOST = ""
