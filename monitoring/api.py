@@ -30,6 +30,8 @@ from quantsite.permissions import OperatorWrites, ViewerReads
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 DETAIL_ERRORS = {**READ_ERRORS, 404: ErrorSerializer}
+# A filter value that is not valid (400), a page past the last (404).
+LIST_ERRORS = {**READ_ERRORS, 400: ErrorSerializer, 404: ErrorSerializer}
 
 
 def _money(help_text: str = "") -> serializers.DecimalField:
@@ -80,7 +82,7 @@ class AlertSerializer(serializers.ModelSerializer):
         summary="Alerts, newest first",
         description="Filter by severity (repeatable), source, resolved, acknowledged, created_after, "
         "created_before; order by created_at, last_seen_at, severity or occurrences.",
-        responses={200: AlertSerializer(many=True), **READ_ERRORS},
+        responses={200: AlertSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="An alert with its delivery attempts", responses={200: AlertSerializer, **DETAIL_ERRORS}
@@ -185,7 +187,7 @@ class MetricSnapshotSerializer(serializers.ModelSerializer):
         summary="Metric snapshots, newest first",
         description="Per strategy version (scope strategy) and per mode's accounts together (scope "
         "account). Filter by scope, mode, strategy_version, taken_after, taken_before.",
-        responses={200: MetricSnapshotSerializer(many=True), **READ_ERRORS},
+        responses={200: MetricSnapshotSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="A metric snapshot", responses={200: MetricSnapshotSerializer, **DETAIL_ERRORS}
@@ -254,7 +256,7 @@ class SystemSnapshotSerializer(serializers.ModelSerializer):
     list=extend_schema(
         summary="System snapshots, newest first",
         description="Filter by status, taken_after, taken_before.",
-        responses={200: SystemSnapshotSerializer(many=True), **READ_ERRORS},
+        responses={200: SystemSnapshotSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="A system snapshot", responses={200: SystemSnapshotSerializer, **DETAIL_ERRORS}
@@ -354,7 +356,7 @@ class DailySummarySerializer(serializers.ModelSerializer):
     list=extend_schema(
         summary="Daily summaries, newest first",
         description="Filter by day_from, day_to (New York days).",
-        responses={200: DailySummarySerializer(many=True), **READ_ERRORS},
+        responses={200: DailySummarySerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="The summary of a day (YYYY-MM-DD)", responses={200: DailySummarySerializer, **DETAIL_ERRORS}
