@@ -89,6 +89,9 @@ class AlertSerializer(serializers.ModelSerializer):
     ),
 )
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
+    # shape (JSON), not the router's HTML page.
+    lookup_value_regex = "[^/]+"
     permission_classes = [ViewerReads]
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
@@ -102,7 +105,7 @@ class _AlertActionApi(APIView):
     permission_classes = [OperatorWrites]
     act = staticmethod(alert_acknowledge)
 
-    def post(self, request, pk: int):
+    def post(self, request, pk: str):
         alert = get_object_or_404(Alert, pk=pk)
         self.act(alert=alert, by=request.user)
         return Response(AlertSerializer(alert_list().get(pk=alert.pk)).data)
@@ -117,7 +120,7 @@ class AlertAcknowledgeApi(_AlertActionApi):
         request=None,
         responses={200: AlertSerializer, **DETAIL_ERRORS, 409: ErrorSerializer},
     )
-    def post(self, request, pk: int):
+    def post(self, request, pk: str):
         return super().post(request, pk)
 
 
@@ -131,7 +134,7 @@ class AlertResolveApi(_AlertActionApi):
         request=None,
         responses={200: AlertSerializer, **DETAIL_ERRORS, 409: ErrorSerializer},
     )
-    def post(self, request, pk: int):
+    def post(self, request, pk: str):
         return super().post(request, pk)
 
 
@@ -194,6 +197,9 @@ class MetricSnapshotSerializer(serializers.ModelSerializer):
     ),
 )
 class MetricSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
+    # shape (JSON), not the router's HTML page.
+    lookup_value_regex = "[^/]+"
     permission_classes = [ViewerReads]
     serializer_class = MetricSnapshotSerializer
     filterset_class = MetricSnapshotFilter
@@ -263,6 +269,9 @@ class SystemSnapshotSerializer(serializers.ModelSerializer):
     ),
 )
 class SystemSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
+    # shape (JSON), not the router's HTML page.
+    lookup_value_regex = "[^/]+"
     permission_classes = [ViewerReads]
     serializer_class = SystemSnapshotSerializer
     filterset_class = SystemSnapshotFilter
@@ -368,7 +377,7 @@ class DailySummaryViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = DailySummaryFilter
     ordering_fields = ["day"]
     lookup_field = "day"
-    lookup_value_regex = r"\d{4}-\d{2}-\d{2}"
+    lookup_value_regex = "[^/]*"
 
     def get_queryset(self):
         return daily_summary_list()

@@ -1,13 +1,43 @@
-"""FilterSets shared by the API lists and the console pages."""
+"""FilterSets shared by the API lists and the console pages.
+
+They are strict: a parameter given empty, a boolean that is neither true nor false, or an id outside
+the database's integers is a 400, never silently ignored (an API client that misspells a value
+learns it instead of getting everything)."""
 
 import django_filters
+from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from execution.choices import TradingMode
 from monitoring.choices import HealthStatus
 from monitoring.models import Alert, DailySummary, MetricSnapshot, SystemSnapshot
 
+BOOLEANS = {"true", "false", "True", "False", "1", "0"}
+LARGEST_ID = 2**63 - 1
 
-class AlertFilter(django_filters.FilterSet):
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": LARGEST_ID})
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, min_value=1, max_value=LARGEST_ID, **kwargs)
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, declared in self.filters.items():
+            given = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
+            for value in (v for v in given if v is not None):
+                if not value.strip():
+                    self.form.add_error(name, "may not be empty when given")
+                elif isinstance(declared, django_filters.BooleanFilter) and value not in BOOLEANS:
+                    self.form.add_error(name, f"is true or false, not {value!r}")
+        return valid and self.form.is_valid()
+
+
+class AlertFilter(StrictFilterSet):
     severity = django_filters.MultipleChoiceFilter(choices=Alert.Severity.choices)
     source = django_filters.CharFilter()
     resolved = django_filters.BooleanFilter()
@@ -22,10 +52,10 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["severity", "source", "resolved", "acknowledged", "created_after", "created_before"]
 
 
-class MetricSnapshotFilter(django_filters.FilterSet):
+class MetricSnapshotFilter(StrictFilterSet):
     scope = django_filters.ChoiceFilter(choices=MetricSnapshot.Scope.choices)
     mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
-    strategy_version = django_filters.NumberFilter(field_name="strategy_version_id")
+    strategy_version = IdFilter(field_name="strategy_version_id")
     taken_after = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="gte")
     taken_before = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="lt")
 
@@ -34,7 +64,7 @@ class MetricSnapshotFilter(django_filters.FilterSet):
         fields = ["scope", "mode", "strategy_version", "taken_after", "taken_before"]
 
 
-class SystemSnapshotFilter(django_filters.FilterSet):
+class SystemSnapshotFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=HealthStatus.choices)
     taken_after = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="gte")
     taken_before = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="lt")
@@ -44,7 +74,7 @@ class SystemSnapshotFilter(django_filters.FilterSet):
         fields = ["status", "taken_after", "taken_before"]
 
 
-class DailySummaryFilter(django_filters.FilterSet):
+class DailySummaryFilter(StrictFilterSet):
     day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte")
     day_to = django_filters.DateFilter(field_name="day", lookup_expr="lte")
 

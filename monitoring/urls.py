@@ -21,8 +21,8 @@ router.register("metrics/system", SystemSnapshotViewSet, basename="system-snapsh
 router.register("summaries", DailySummaryViewSet, basename="daily-summary")
 
 urlpatterns = [
-    path("alerts/<int:pk>/acknowledge/", AlertAcknowledgeApi.as_view(), name="alert-acknowledge"),
-    path("alerts/<int:pk>/resolve/", AlertResolveApi.as_view(), name="alert-resolve"),
+    path("alerts/<str:pk>/acknowledge/", AlertAcknowledgeApi.as_view(), name="alert-acknowledge"),
+    path("alerts/<str:pk>/resolve/", AlertResolveApi.as_view(), name="alert-resolve"),
     path("metrics/summary/", MetricsSummaryApi.as_view(), name="metrics-summary"),
     path("health/", HealthApi.as_view(), name="health"),
     path("", include(router.urls)),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from celery import shared_task
+from celery import Celery
 from django.core.cache import cache
 
 from execution.core.brokers.base import BrokerPosition, BrokerUnavailable
@@ -24,7 +24,6 @@ from monitoring.services import breakers_alert, risk_refusals_check
 from monitoring.snapshot_services import workers_seen
 from monitoring.tests.conftest import daily_bars, frozen, ny
 from quantsite.audit import audit
-from quantsite.celery import app as celery_app
 from risk.core.manager import PolicyRiskManager
 from risk.core.state import TradingState
 from risk.services import kill_switch_engage
@@ -236,41 +235,38 @@ def test_stale_daily_data_raises_a_warning_while_any_stays_stale():
     ]
 
 
-@shared_task(queue="backtests")
+# Tasks of an app of their own (the project's app lists only the project's tasks), run as a worker
+# runs them: a failure is the task's result, not raised in the caller, and Celery sends task_failure.
+workers = Celery("monitoring-tests", set_as_current=False)
+workers.conf.task_always_eager = True
+workers.conf.task_eager_propagates = False
+
+
+@workers.task(queue="backtests", name="backtests.tasks.exploding_task", shared=False)
 def exploding_backtest_task(run_id: int) -> None:
     raise ValueError(f"run {run_id} exploded")
 
 
-@shared_task(queue="execution")
+@workers.task(queue="execution", name="execution.tasks.exploding_task", shared=False)
 def exploding_session_task() -> None:
     raise RuntimeError("the session died")
 
 
-@pytest.fixture
-def failures_not_raised():
-    """As on a worker: a task's failure is its result, not raised in the caller (and so Celery's
-    task_failure signal is sent)."""
-    before = celery_app.conf.task_eager_propagates
-    celery_app.conf.task_eager_propagates = False
-    yield
-    celery_app.conf.task_eager_propagates = before
-
-
-def test_a_failed_task_is_recorded_and_alerted_critical_on_the_execution_queue(failures_not_raised):
+def test_a_failed_task_is_recorded_and_alerted_critical_on_the_execution_queue():
     results = [
         exploding_backtest_task.delay(7),
         exploding_backtest_task.delay(8),
         exploding_session_task.delay(),
     ]
 
-    name = "monitoring.tests.test_alert_sources.exploding_backtest_task"
+    name = "backtests.tasks.exploding_task"
     assert list(
         TaskFailure.objects.order_by("id").values_list("task", "queue", "exception", "message", "args")
     ) == [
         (name, "backtests", "ValueError", "run 7 exploded", [7]),
         (name, "backtests", "ValueError", "run 8 exploded", [8]),
         (
-            "monitoring.tests.test_alert_sources.exploding_session_task",
+            "execution.tasks.exploding_task",
             "execution",
             "RuntimeError",
             "the session died",
@@ -283,7 +279,7 @@ def test_a_failed_task_is_recorded_and_alerted_critical_on_the_execution_queue(f
     )
     assert [(s, src, k, n) for s, src, k, _, n in alerts()] == [
         ("warning", "task", name, 2),
-        ("critical", "task", "monitoring.tests.test_alert_sources.exploding_session_task", 1),
+        ("critical", "task", "execution.tasks.exploding_task", 1),
     ]
     assert Alert.objects.get(key=name).message == f"task {name} failed: ValueError: run 8 exploded"
 

@@ -365,3 +365,32 @@ def test_metric_snapshots_of_many_accounts_have_their_own_rows(client_as):
 
     assert MetricSnapshot.objects.filter(scope="strategy").count() == 3
     assert client_as("viewer").get("/api/v1/metrics/snapshots/?scope=account").json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("resolved=null", "resolved: is true or false, not 'null'"),
+        ("created_before=", "created_before: may not be empty when given"),
+        ("source=", "source: may not be empty when given"),
+    ],
+)
+def test_a_filter_value_that_means_nothing_is_refused_not_ignored(client_as, query, message):
+    response = client_as("viewer").get(f"/api/v1/alerts/?{query}")
+
+    assert (response.status_code, response.json()["message"]) == (400, message)
+
+
+def test_an_id_outside_the_database_integers_is_refused_and_a_bad_path_is_a_json_404(client_as):
+    viewer = client_as("viewer")
+
+    huge = viewer.get("/api/v1/metrics/snapshots/?strategy_version=1e200")
+    assert (huge.status_code, huge.json()["error"]) == (400, "invalid_input")
+    for url in ["/api/v1/alerts/0.5/", "/api/v1/metrics/system/x/", "/api/v1/summaries/2024-13-45/"]:
+        response = viewer.get(url)
+        assert (response.status_code, response["Content-Type"], response.json()["error"]) == (
+            404,
+            "application/json",
+            "not_found",
+        )
+    assert client_as("operator").post("/api/v1/alerts/null/resolve/").status_code == 404
