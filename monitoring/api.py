@@ -7,7 +7,9 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,6 +34,15 @@ READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 DETAIL_ERRORS = {**READ_ERRORS, 404: ErrorSerializer}
 # A filter value that is not valid (400), a page past the last (404).
 LIST_ERRORS = {**READ_ERRORS, 400: ErrorSerializer, 404: ErrorSerializer}
+
+
+class Pagination(PageNumberPagination):
+    """Pages of 100; a page number given twice is refused (which one was meant?)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if len(request.query_params.getlist(self.page_query_param)) > 1:
+            raise ValidationError({self.page_query_param: ["is given once at most"]})
+        return super().paginate_queryset(queryset, request, view)
 
 
 def _money(help_text: str = "") -> serializers.DecimalField:
@@ -89,6 +100,7 @@ class AlertSerializer(serializers.ModelSerializer):
     ),
 )
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pagination
     # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
     # shape (JSON), not the router's HTML page.
     lookup_value_regex = "[^/]+"
@@ -197,6 +209,7 @@ class MetricSnapshotSerializer(serializers.ModelSerializer):
     ),
 )
 class MetricSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pagination
     # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
     # shape (JSON), not the router's HTML page.
     lookup_value_regex = "[^/]+"
@@ -269,6 +282,7 @@ class SystemSnapshotSerializer(serializers.ModelSerializer):
     ),
 )
 class SystemSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pagination
     # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
     # shape (JSON), not the router's HTML page.
     lookup_value_regex = "[^/]+"
@@ -372,6 +386,7 @@ class DailySummarySerializer(serializers.ModelSerializer):
     ),
 )
 class DailySummaryViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pagination
     permission_classes = [ViewerReads]
     serializer_class = DailySummarySerializer
     filterset_class = DailySummaryFilter

@@ -24,11 +24,18 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, min_value=1, max_value=LARGEST_ID, **kwargs)
 
 
+@extend_schema_field({"type": "string", "minLength": 1})
+class TextFilter(django_filters.CharFilter):
+    """Text that is given or absent, never empty."""
+
+
 class StrictFilterSet(django_filters.FilterSet):
     def is_valid(self) -> bool:
         valid = super().is_valid()
         for name, declared in self.filters.items():
             given = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
+            if len(given) > 1 and not isinstance(declared, django_filters.MultipleChoiceFilter):
+                self.form.add_error(name, "is given once at most")
             for value in (v for v in given if v is not None):
                 if not value.strip():
                     self.form.add_error(name, "may not be empty when given")
@@ -39,7 +46,7 @@ class StrictFilterSet(django_filters.FilterSet):
 
 class AlertFilter(StrictFilterSet):
     severity = django_filters.MultipleChoiceFilter(choices=Alert.Severity.choices)
-    source = django_filters.CharFilter()
+    source = TextFilter()
     resolved = django_filters.BooleanFilter()
     acknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True, label="acknowledged"

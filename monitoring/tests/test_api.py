@@ -394,3 +394,10 @@ def test_an_id_outside_the_database_integers_is_refused_and_a_bad_path_is_a_json
             "not_found",
         )
     assert client_as("operator").post("/api/v1/alerts/null/resolve/").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["page=1&page=2", "source=a&source=b"])
+def test_a_parameter_given_twice_is_refused(client_as, query):
+    response = client_as("viewer").get(f"/api/v1/alerts/?{query}")
+
+    assert (response.status_code, response.json()["message"].split(": ")[1]) == (400, "is given once at most")
