@@ -215,7 +215,8 @@ def kill_switch_engage(
         severity="critical",
         source="kill_switch",
         key=scope,
-        message=f"kill switch engaged on {'the platform' if version is None else version}: {reason}",
+        message=f"kill switch engaged on "
+        f"{'the platform' if version is None else f'{version.name} v{version.version}'}: {reason}",
         context={
             "scope": scope,
             "by": label or (by.get_username() if by is not None else "platform"),

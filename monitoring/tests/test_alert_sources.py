@@ -57,7 +57,7 @@ def test_a_strategy_kill_switch_names_its_version(people, version):
             "critical",
             "kill_switch",
             f"version:{version.pk}",
-            "kill switch engaged on watched v1 (draft): odd fills",
+            "kill switch engaged on watched v1: odd fills",
             1,
         )
     ]
