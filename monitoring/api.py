@@ -2,6 +2,8 @@
 snapshots, daily summaries, health; and the Prometheus exposition (/metrics). Reading needs a
 viewer; acknowledging and resolving an operator."""
 
+from collections.abc import Callable
+
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -43,6 +45,16 @@ class Pagination(PageNumberPagination):
         if len(request.query_params.getlist(self.page_query_param)) > 1:
             raise ValidationError({self.page_query_param: ["is given once at most"]})
         return super().paginate_queryset(queryset, request, view)
+
+
+class _ReadViewSet(viewsets.ReadOnlyModelViewSet):
+    """A viewer's list and detail of monitoring rows."""
+
+    permission_classes = [ViewerReads]
+    pagination_class = Pagination
+    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
+    # shape (JSON), not the router's HTML page.
+    lookup_value_regex = "[^/]+"
 
 
 def _money(help_text: str = "") -> serializers.DecimalField:
@@ -99,12 +111,7 @@ class AlertSerializer(serializers.ModelSerializer):
         summary="An alert with its delivery attempts", responses={200: AlertSerializer, **DETAIL_ERRORS}
     ),
 )
-class AlertViewSet(viewsets.ReadOnlyModelViewSet):
-    pagination_class = Pagination
-    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
-    # shape (JSON), not the router's HTML page.
-    lookup_value_regex = "[^/]+"
-    permission_classes = [ViewerReads]
+class AlertViewSet(_ReadViewSet):
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
     ordering_fields = ["created_at", "last_seen_at", "severity", "occurrences"]
@@ -115,7 +122,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
 class _AlertActionApi(APIView):
     permission_classes = [OperatorWrites]
-    act = staticmethod(alert_acknowledge)
+    act: Callable[..., Alert]  # the service
 
     def post(self, request, pk: str):
         alert = get_object_or_404(Alert, pk=pk)
@@ -208,12 +215,7 @@ class MetricSnapshotSerializer(serializers.ModelSerializer):
         summary="A metric snapshot", responses={200: MetricSnapshotSerializer, **DETAIL_ERRORS}
     ),
 )
-class MetricSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
-    pagination_class = Pagination
-    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
-    # shape (JSON), not the router's HTML page.
-    lookup_value_regex = "[^/]+"
-    permission_classes = [ViewerReads]
+class MetricSnapshotViewSet(_ReadViewSet):
     serializer_class = MetricSnapshotSerializer
     filterset_class = MetricSnapshotFilter
     ordering_fields = ["taken_at", "equity", "pnl_day", "pnl_total"]
@@ -281,12 +283,7 @@ class SystemSnapshotSerializer(serializers.ModelSerializer):
         summary="A system snapshot", responses={200: SystemSnapshotSerializer, **DETAIL_ERRORS}
     ),
 )
-class SystemSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
-    pagination_class = Pagination
-    # Any text up to the next slash reaches the view: an id that is not one is a 404 in the error
-    # shape (JSON), not the router's HTML page.
-    lookup_value_regex = "[^/]+"
-    permission_classes = [ViewerReads]
+class SystemSnapshotViewSet(_ReadViewSet):
     serializer_class = SystemSnapshotSerializer
     filterset_class = SystemSnapshotFilter
     ordering_fields = ["taken_at"]
@@ -385,14 +382,12 @@ class DailySummarySerializer(serializers.ModelSerializer):
         summary="The summary of a day (YYYY-MM-DD)", responses={200: DailySummarySerializer, **DETAIL_ERRORS}
     ),
 )
-class DailySummaryViewSet(viewsets.ReadOnlyModelViewSet):
-    pagination_class = Pagination
-    permission_classes = [ViewerReads]
+class DailySummaryViewSet(_ReadViewSet):
     serializer_class = DailySummarySerializer
     filterset_class = DailySummaryFilter
     ordering_fields = ["day"]
     lookup_field = "day"
-    lookup_value_regex = "[^/]*"
+    lookup_value_regex = "[^/]*"  # an empty day too: a 404 in the error shape
 
     def get_queryset(self):
         return daily_summary_list()

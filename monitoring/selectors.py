@@ -250,7 +250,7 @@ def metric_snapshots_latest() -> list[MetricSnapshot]:
         .annotate(last=Max("id"))
         .values("last")
     )
-    rows = MetricSnapshot.objects.filter(pk__in=Subquery(latest)).select_related("strategy_version")
+    rows = MetricSnapshot.objects.filter(pk__in=Subquery(latest))
     return sorted(rows, key=lambda s: (s.scope != MetricSnapshot.Scope.ACCOUNT, s.mode, s.label))
 
 

@@ -6,7 +6,6 @@ circuit breakers."""
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -112,32 +111,31 @@ def alert_message(alert: Alert) -> Message:
 
 
 def deliveries_attempt(
-    *, message: Message, channels: list[Channel], record: Callable[..., DeliveryAttempt], now: datetime
+    *, message: Message, channels: list[Channel], deliveries, now: datetime
 ) -> list[DeliveryAttempt]:
-    """Send message through each channel; every attempt becomes a row (record(channel=, ok=,
-    error=, attempted_at=), saved here). A failing channel never stops the others."""
+    """Send message through each channel it has not reached yet; every attempt becomes a row of
+    deliveries (an alert's or a summary's related manager). A failing channel never stops the others."""
+    reached = set(deliveries.filter(ok=True).values_list("channel", flat=True))
     attempts = []
-    for channel in channels:
+    for channel in (c for c in channels if c.name not in reached):
         try:
             channel.send(message)
         except ChannelError as exc:
             log.warning("channel failed", channel=channel.name, title=message.title, error=exc.message)
-            attempt = record(channel=channel.name, ok=False, error=exc.message, attempted_at=now)
+            attempts.append(
+                deliveries.create(channel=channel.name, ok=False, error=exc.message, attempted_at=now)
+            )
         else:
-            attempt = record(channel=channel.name, ok=True, error="", attempted_at=now)
-        attempt.save()
-        attempts.append(attempt)
+            attempts.append(deliveries.create(channel=channel.name, ok=True, attempted_at=now))
     return attempts
 
 
 def alert_deliver(*, alert: Alert, now: datetime) -> list[AlertDelivery]:
     """Send the alert to the configured channels of its severity it has not reached yet."""
-    reached = set(alert.deliveries.filter(ok=True).values_list("channel", flat=True))
-    channels = [c for c in channels_for_severity(alert.severity) if c.name not in reached]
     return deliveries_attempt(
         message=alert_message(alert),
-        channels=channels,
-        record=lambda **fields: AlertDelivery(alert=alert, **fields),
+        channels=channels_for_severity(alert.severity),
+        deliveries=alert.deliveries,
         now=now,
     )
 
@@ -148,15 +146,13 @@ def deliveries_retry(*, now: datetime) -> list[DeliveryAttempt]:
     from monitoring.summary_services import summary_message  # it imports this module
 
     attempts: list[DeliveryAttempt] = []
-    kinds = [
-        (AlertDelivery, "alert", alert_message, lambda owner, **f: AlertDelivery(alert=owner, **f)),
-        (SummaryDelivery, "summary", summary_message, lambda owner, **f: SummaryDelivery(summary=owner, **f)),
-    ]
-    for model, owner_field, message_of, record in kinds:
+    for model, owner_field, message_of in [
+        (AlertDelivery, "alert", alert_message),
+        (SummaryDelivery, "summary", summary_message),
+    ]:
         tried: dict[tuple[int, str], list[bool]] = defaultdict(list)
-        for owner_id, channel, ok in model.objects.filter(
-            attempted_at__gte=now - timedelta(days=1)
-        ).values_list(f"{owner_field}_id", "channel", "ok"):
+        recent = model.objects.filter(attempted_at__gte=now - timedelta(days=1))
+        for owner_id, channel, ok in recent.values_list(f"{owner_field}_id", "channel", "ok"):
             tried[(owner_id, channel)].append(ok)
         pending = [
             pair
@@ -166,15 +162,11 @@ def deliveries_retry(*, now: datetime) -> list[DeliveryAttempt]:
         owners = model._meta.get_field(owner_field).related_model.objects.in_bulk({o for o, _ in pending})
         for owner_id, name in sorted(pending):
             channel = channel_get(name)
-            if not channel.configured():
-                continue
-            owner = owners[owner_id]
-            attempts += deliveries_attempt(
-                message=message_of(owner),
-                channels=[channel],
-                record=lambda owner=owner, record=record, **fields: record(owner, **fields),
-                now=now,
-            )
+            if channel.configured():
+                owner = owners[owner_id]
+                attempts += deliveries_attempt(
+                    message=message_of(owner), channels=[channel], deliveries=owner.deliveries, now=now
+                )
     return attempts
 
 

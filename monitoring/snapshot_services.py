@@ -25,7 +25,6 @@ from monitoring.selectors import DOWN, health_get, provider_staleness, queue_dep
 from monitoring.services import alert_raise
 
 log = structlog.get_logger(__name__)
-MONEY_PLACES = 18  # execution.models.MONEY
 
 
 def metric_snapshots_take(*, now: datetime, mode: str | None = None) -> list[MetricSnapshot]:

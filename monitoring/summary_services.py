@@ -96,12 +96,10 @@ def daily_summary_create(*, day: date, now: datetime) -> DailySummary:
 
 def daily_summary_send(*, summary: DailySummary, now: datetime) -> list[SummaryDelivery]:
     """Send the summary to the configured channels of DAILY_SUMMARY_CHANNELS it has not reached."""
-    reached = set(summary.deliveries.filter(ok=True).values_list("channel", flat=True))
-    channels = [c for c in channels_for(settings.DAILY_SUMMARY_CHANNELS) if c.name not in reached]
     return deliveries_attempt(
         message=summary_message(summary),
-        channels=channels,
-        record=lambda **fields: SummaryDelivery(summary=summary, **fields),
+        channels=channels_for(settings.DAILY_SUMMARY_CHANNELS),
+        deliveries=summary.deliveries,
         now=now,
     )
 
