@@ -47,6 +47,16 @@ class Pagination(PageNumberPagination):
         return super().paginate_queryset(queryset, request, view)
 
 
+def _read_schema(serializer, *, listed: str, description: str, one: str):
+    """The OpenAPI of a read viewset: its paginated list and its detail, with their errors."""
+    return extend_schema_view(
+        list=extend_schema(
+            summary=listed, description=description, responses={200: serializer(many=True), **LIST_ERRORS}
+        ),
+        retrieve=extend_schema(summary=one, responses={200: serializer, **DETAIL_ERRORS}),
+    )
+
+
 class _ReadViewSet(viewsets.ReadOnlyModelViewSet):
     """A viewer's list and detail of monitoring rows."""
 
@@ -100,16 +110,12 @@ class AlertSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Alerts, newest first",
-        description="Filter by severity (repeatable), source, resolved, acknowledged, created_after, "
-        "created_before; order by created_at, last_seen_at, severity or occurrences.",
-        responses={200: AlertSerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="An alert with its delivery attempts", responses={200: AlertSerializer, **DETAIL_ERRORS}
-    ),
+@_read_schema(
+    AlertSerializer,
+    listed="Alerts, newest first",
+    description="Filter by severity (repeatable), source, resolved, acknowledged, created_after, "
+    "created_before; order by created_at, last_seen_at, severity or occurrences.",
+    one="An alert with its delivery attempts",
 )
 class AlertViewSet(_ReadViewSet):
     serializer_class = AlertSerializer
@@ -204,16 +210,12 @@ class MetricSnapshotSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Metric snapshots, newest first",
-        description="Per strategy version (scope strategy) and per mode's accounts together (scope "
-        "account). Filter by scope, mode, strategy_version, taken_after, taken_before.",
-        responses={200: MetricSnapshotSerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="A metric snapshot", responses={200: MetricSnapshotSerializer, **DETAIL_ERRORS}
-    ),
+@_read_schema(
+    MetricSnapshotSerializer,
+    listed="Metric snapshots, newest first",
+    description="Per strategy version (scope strategy) and per mode's accounts together (scope "
+    "account). Filter by scope, mode, strategy_version, taken_after, taken_before.",
+    one="A metric snapshot",
 )
 class MetricSnapshotViewSet(_ReadViewSet):
     serializer_class = MetricSnapshotSerializer
@@ -273,15 +275,11 @@ class SystemSnapshotSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="System snapshots, newest first",
-        description="Filter by status, taken_after, taken_before.",
-        responses={200: SystemSnapshotSerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="A system snapshot", responses={200: SystemSnapshotSerializer, **DETAIL_ERRORS}
-    ),
+@_read_schema(
+    SystemSnapshotSerializer,
+    listed="System snapshots, newest first",
+    description="Filter by status, taken_after, taken_before.",
+    one="A system snapshot",
 )
 class SystemSnapshotViewSet(_ReadViewSet):
     serializer_class = SystemSnapshotSerializer
@@ -372,15 +370,11 @@ class DailySummarySerializer(serializers.ModelSerializer):
         fields = ["day", "created_at", "totals", "strategies", "alerts", "risk_events", "text", "deliveries"]
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Daily summaries, newest first",
-        description="Filter by day_from, day_to (New York days).",
-        responses={200: DailySummarySerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="The summary of a day (YYYY-MM-DD)", responses={200: DailySummarySerializer, **DETAIL_ERRORS}
-    ),
+@_read_schema(
+    DailySummarySerializer,
+    listed="Daily summaries, newest first",
+    description="Filter by day_from, day_to (New York days).",
+    one="The summary of a day (YYYY-MM-DD)",
 )
 class DailySummaryViewSet(_ReadViewSet):
     serializer_class = DailySummarySerializer
