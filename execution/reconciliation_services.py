@@ -16,10 +16,11 @@ from decimal import Decimal
 import structlog
 from django.utils import timezone
 
-from execution.core.brokers.base import BrokerClient
+from execution.core.brokers.base import BrokerClient, BrokerUnavailable
 from execution.models import OPEN_STATUSES, Order, Position, TradingAccount
 from execution.services import Progress, order_cancel, orders_progress
 from marketdata.core.errors import ApplicationError
+from monitoring.services import alert_raise
 from quantsite.audit import audit
 from quantsite.events import event_bus
 from risk.core.state import TradingState
@@ -66,6 +67,14 @@ def reconcile(
         at_broker = {p.symbol: p.qty for p in client.get_positions()}
     except ApplicationError as exc:
         report.failure = f"the broker could not be asked: {exc.message}"
+        if isinstance(exc, BrokerUnavailable):
+            alert_raise(
+                severity="critical",
+                source="broker",
+                key=f"{broker}:{mode}",
+                message=f"broker {broker}:{mode} disconnected: {exc.message}",
+                context={"broker": f"{broker}:{mode}"},
+            )
         _halt(report, versions, report.failure)
         return report
     local: dict[str, Decimal] = defaultdict(Decimal)
@@ -118,4 +127,11 @@ def _halt(report: Reconciliation, versions: list[StrategyVersion], why: str) -> 
     log.warning("reconciliation failed", broker=report.broker, mode=report.mode, reason=why)
     event_bus().publish(
         "risk.alert", {"kind": "reconciliation", "broker": report.broker, "mode": report.mode, "reason": why}
+    )
+    alert_raise(
+        severity="critical",
+        source="reconciliation",
+        key=f"{report.broker}:{report.mode}",
+        message=f"{reason}; halted: {', '.join(f'{v.name} v{v.version}' for v in versions) or 'nothing'}",
+        context={"broker": report.broker, "mode": report.mode, "halted": report.halted},
     )

@@ -22,6 +22,7 @@ from execution.choices import TradingMode
 from execution.models import TradingSessionRecord
 from execution.trading_services import trading_check
 from marketdata.core.errors import Forbidden
+from monitoring.services import alert_raise
 from quantsite.audit import audit
 from quantsite.events import event_bus
 from strategies.choices import StrategyStage
@@ -112,6 +113,15 @@ def sessions_lost_mark(*, now: datetime | None = None) -> list[TradingSessionRec
                 "mode": record.mode,
                 "reason": reason,
             },
+        )
+        version = record.strategy_version
+        alert_raise(
+            severity="critical",
+            source="trading_session",
+            key=f"version:{version.pk}:{record.mode}",
+            message=f"the {record.mode} trading session of {version.name} v{version.version} was lost: "
+            f"{reason}; the next schedule starts another",
+            context={"version": version.pk, "mode": record.mode, "session": record.pk, "host": record.host},
         )
         lost.append(record)
     return lost

@@ -43,6 +43,7 @@ from execution.services import Later, OrderSpec, Progress, account_open, order_p
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden
 from marketdata.selectors import stored_bars_get
+from monitoring.services import breakers_alert, metrics_after_fills
 from quantsite.audit import audit
 from quantsite.events import event_bus
 from risk.core.manager import Decision, PolicyRiskManager
@@ -176,11 +177,27 @@ class TradingSession:
     def on_bars(self, bars: Mapping[str, PriceBar]) -> StepReport:
         with self._lock:
             self._later = Later()
+            breakers = self.risk.breaker_state
             try:
-                return self._step(bars)
+                report = self._step(bars)
             finally:
                 later, self._later = self._later, None
                 orders_progress(items=later.progress, audits=later.audits)
+            self._monitored(breakers, later)
+            return report
+
+    def _monitored(self, breakers: TradingState, later: Later) -> None:
+        """Monitoring after a bar: an alert when the session's own circuit breakers tripped (the
+        drawdown kill switch, the daily loss limit), a metric snapshot when the bar had fills."""
+        breakers_alert(
+            version=self.version,
+            mode=self.mode,
+            before=breakers,
+            after=self.risk.breaker_state,
+            reason=self.risk.halted_reason or "",
+        )
+        if any(p.execution is not None and p.execution.fill_qty for p in later.progress):
+            metrics_after_fills(mode=self.mode)
 
     def _step(self, bars: Mapping[str, PriceBar]) -> StepReport:
         states = trading_states_get(version=self.version)

@@ -11,6 +11,7 @@ from marketdata.core.errors import ProviderError
 from marketdata.models import IngestionRun
 from marketdata.selectors import data_freshness_list, universe_ingest_range
 from marketdata.services import ingestion_run_create, ingestion_run_enqueue, ingestion_run_execute
+from monitoring.services import alert_raise
 from quantsite.events import event_bus
 
 log = structlog.get_logger(__name__)
@@ -51,9 +52,22 @@ def ingest_universe_task() -> int | None:
 
 @shared_task(queue="monitoring")
 def check_data_freshness_task() -> list[str]:
-    stale = [f for f in data_freshness_list(as_of=timezone.now()) if f.stale]
+    """After the daily ingestion: the active instruments whose daily bars stop before the last
+    closed session; an event and a warning alert (one while any stays stale)."""
+    rows = data_freshness_list(as_of=timezone.now())
+    stale = [f for f in rows if f.stale]
     for f in stale:
         log.warning("stale data", symbol=f.symbol, last_bar=str(f.last_bar), expected=str(f.expected))
     if stale:
-        event_bus().publish("data.stale", {"symbols": [f.symbol for f in stale]})
+        symbols = [f.symbol for f in stale]
+        event_bus().publish("data.stale", {"symbols": symbols})
+        shown = ", ".join(symbols[:20]) + (f" and {len(symbols) - 20} more" if len(symbols) > 20 else "")
+        alert_raise(
+            severity="warning",
+            source="data_freshness",
+            key="1d",
+            message=f"{len(stale)} of {len(rows)} instruments have no daily bar for "
+            f"{stale[0].expected}: {shown}",
+            context={"expected": str(stale[0].expected), "stale": symbols[:200]},
+        )
     return [f.symbol for f in stale]

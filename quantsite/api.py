@@ -6,7 +6,6 @@ from rest_framework.routers import DefaultRouter
 from backtests.api import BacktestRunViewSet, WalkForwardRunViewSet
 from features.api import FeatureSetListApi
 from marketdata.api import BarListApi, InstrumentViewSet
-from monitoring.api import HealthApi
 from strategies.api import TrainedModelViewSet
 
 router = DefaultRouter()
@@ -19,5 +18,5 @@ urlpatterns = [
     path("", include(router.urls)),
     path("bars/", BarListApi.as_view(), name="bar-list"),
     path("features/sets/", FeatureSetListApi.as_view(), name="feature-set-list"),
-    path("health/", HealthApi.as_view(), name="health"),
+    path("", include("monitoring.urls")),
 ]

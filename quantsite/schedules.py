@@ -41,4 +41,38 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"queue": "backtests"},
     },
+    # Monitoring: snapshots of the accounts and of the system (with the alerts they reveal), the
+    # risk manager's refusal rate, channels that failed tried again, old snapshots pruned.
+    "monitoring-metric-snapshots": {
+        "task": "monitoring.tasks.metric_snapshots_take_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "monitoring"},
+    },
+    "monitoring-system-snapshot": {
+        "task": "monitoring.tasks.system_snapshot_take_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "monitoring"},
+    },
+    "monitoring-risk-refusals": {
+        "task": "monitoring.tasks.risk_refusals_check_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "monitoring"},
+    },
+    "monitoring-deliveries-retry": {
+        "task": "monitoring.tasks.deliveries_retry_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "monitoring"},
+    },
+    "monitoring-prune": {
+        "task": "monitoring.tasks.snapshots_prune_task",
+        "schedule": crontab(minute=15, hour=4),
+        "options": {"queue": "monitoring"},
+    },
+    # After the close, the daily ingestion (22:30) and the freshness check (23:00): the New York
+    # day's summary (23:30 UTC is 18:30 or 19:30 in New York: still the same day).
+    "daily-summary": {
+        "task": "monitoring.tasks.daily_summary_task",
+        "schedule": crontab(minute=30, hour=23, day_of_week="mon-fri"),
+        "options": {"queue": "monitoring"},
+    },
 }

@@ -171,6 +171,39 @@ TRADING_CAPITAL = env.str("TRADING_CAPITAL", default="100000")
 TRADING_SESSION_BEAT_SECONDS = env.float("TRADING_SESSION_BEAT_SECONDS", default=15.0)
 TRADING_SESSION_LOST_SECONDS = env.float("TRADING_SESSION_LOST_SECONDS", default=90.0)
 
+# --- monitoring -----------------------------------------------------------------------------
+# The channels each alert severity goes to (monitoring.channels: slack, webhook, email); a channel
+# whose settings are empty is left out.
+ALERT_CHANNELS = env.json(
+    "ALERT_CHANNELS",
+    default={"info": [], "warning": ["slack", "webhook"], "critical": ["slack", "webhook", "email"]},
+)
+SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+ALERT_EMAIL_FROM = env.str("ALERT_EMAIL_FROM", default="")
+ALERT_CHANNEL_TIMEOUT_SECONDS = env.float("ALERT_CHANNEL_TIMEOUT_SECONDS", default=5.0)
+# A channel that failed is tried again by the schedule, up to this many attempts in all.
+ALERT_DELIVERY_MAX_ATTEMPTS = env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=10)
+DAILY_SUMMARY_CHANNELS = env.list("DAILY_SUMMARY_CHANNELS", default=["slack", "webhook", "email"])
+# Metric snapshots older than this are pruned; Sharpe and Sortino roll over this many days.
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
+METRICS_ROLLING_DAYS = env.int("METRICS_ROLLING_DAYS", default=90)
+# After a trading session's bar with fills: a snapshot of its mode's accounts, at most this often.
+METRICS_AFTER_FILLS_SECONDS = env.float("METRICS_AFTER_FILLS_SECONDS", default=60.0)
+# RISK_REFUSALS_ALERT orders refused by the risk manager for one strategy version within
+# RISK_REFUSALS_WINDOW_MINUTES raise an alert.
+RISK_REFUSALS_ALERT = env.int("RISK_REFUSALS_ALERT", default=10)
+RISK_REFUSALS_WINDOW_MINUTES = env.int("RISK_REFUSALS_WINDOW_MINUTES", default=60)
+# A Celery worker silent this long is missing (an alert); beat with no schedule run this long is down.
+WORKER_MISSING_SECONDS = env.float("WORKER_MISSING_SECONDS", default=300.0)
+BEAT_STALE_SECONDS = env.float("BEAT_STALE_SECONDS", default=600.0)
+# The health check's call to each configured broker (get_account) waits this long at most.
+BROKER_HEALTH_TIMEOUT_SECONDS = env.float("BROKER_HEALTH_TIMEOUT_SECONDS", default=5.0)
+# Django's mail backend (the email channel): smtp://user:password@host:587 (+tls), consolemail://...
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="quant-platform@localhost")
+
 # --- research -------------------------------------------------------------------------------
 # The feature sets that can be named (a name is configs/features/<name>.yaml).
 FEATURE_SETS_DIR = Path(env.str("FEATURE_SETS_DIR", default=str(BASE_DIR / "configs" / "features")))
@@ -222,6 +255,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BacktestRunStatusEnum": "backtests.choices.RunStatus",
         "ModelStatusEnum": "strategies.choices.ModelStatus",
+        "HealthStatusEnum": "monitoring.choices.HealthStatus",
     },
 }
 

@@ -25,6 +25,7 @@ from execution.core.brokers.base import BrokerClient
 from execution.models import OPEN_STATUSES, Order
 from execution.services import order_cancel
 from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
+from monitoring.services import alert_raise
 from quantsite.audit import audit
 from quantsite.roles import OPERATOR, role_require
 from risk.core.policy import RiskPolicy
@@ -210,6 +211,19 @@ def kill_switch_engage(
             summary=f"{scope} halted{' (already)' if already else ''}: {reason}",
             flatten=flatten,
         )
+    alert_raise(
+        severity="critical",
+        source="kill_switch",
+        key=scope,
+        message=f"kill switch engaged on "
+        f"{'the platform' if version is None else f'{version.name} v{version.version}'}: {reason}",
+        context={
+            "scope": scope,
+            "by": label or (by.get_username() if by is not None else "platform"),
+            "flatten": flatten,
+            **({"version": version.pk} if version is not None else {}),
+        },
+    )
     orders = Order.objects.filter(status__in=OPEN_STATUSES)
     if version is not None:
         orders = orders.filter(strategy_version=version)

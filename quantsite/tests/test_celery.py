@@ -32,6 +32,13 @@ def test_every_project_task_names_a_declared_queue():
         "backtests.tasks.walk_forward_chunk_task": "backtests",
         "backtests.tasks.walk_forward_assemble_task": "backtests",
         "backtests.tasks.walk_forward_stalled_resume_task": "backtests",
+        "monitoring.tasks.alert_deliver_task": "monitoring",
+        "monitoring.tasks.deliveries_retry_task": "monitoring",
+        "monitoring.tasks.metric_snapshots_take_task": "monitoring",
+        "monitoring.tasks.system_snapshot_take_task": "monitoring",
+        "monitoring.tasks.risk_refusals_check_task": "monitoring",
+        "monitoring.tasks.snapshots_prune_task": "monitoring",
+        "monitoring.tasks.daily_summary_task": "monitoring",
     }
     assert {task.queue for task in project_tasks.values()} <= set(QUEUES)
 
