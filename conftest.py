@@ -41,9 +41,28 @@ def role_groups(request):
         Group.objects.get_or_create(name=name)
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttles(monkeypatch):
+    """Each test starts with no request counted against the API's rates (they live in the cache,
+    which may be Redis and outlive a test)."""
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    counts = LocMemCache("test-throttles", {})
+    counts.clear()
+    monkeypatch.setattr(SimpleRateThrottle, "cache", counts)
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+    """alice, an operator: she reads, runs research and pauses strategies."""
+    from django.contrib.auth.models import Group
+
+    from quantsite.roles import OPERATOR
+
+    alice = django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+    alice.groups.add(Group.objects.get(name=OPERATOR))
+    return alice
 
 
 @pytest.fixture

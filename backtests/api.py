@@ -51,18 +51,11 @@ from backtests.walkforward_services import (
 from marketdata.choices import TimeframeChoices
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range
+from quantsite.schema import ErrorSerializer
 
 DEFAULTS = BacktestConfig()
 # The BacktestConfig fields a request gives as they are (dates and timeframe are converted).
 SIMULATION_FIELDS = ("initial_capital", *COST_FIELDS, "max_participation", "fill_timing", "risk_free_rate")
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The shape of every error answer (quantsite.errors)."""
-
-    error = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
 
 
 def _metric_field(field: dataclasses.Field) -> serializers.Field:

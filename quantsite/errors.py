@@ -1,17 +1,20 @@
 """The API's error answers: every failure becomes {"error", "message", "details"} with a 4xx.
 
 ApplicationError (marketdata.core.errors) carries its own code and status; DRF's and Django's
-own exceptions are mapped onto the same shape. Only a real bug is left to become a 500.
+own exceptions are mapped onto the same shape. Only a real bug is left to become a 500. A URL under
+/api/ that matches no route answers 404 in the same shape (api_not_found).
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from marketdata.core.errors import ApplicationError
+from quantsite.throttles import unauthenticated_throttled
 
 
 def _first_message(detail) -> str:
@@ -35,6 +38,8 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        exc = unauthenticated_throttled(context.get("request"), context.get("view")) or exc
 
     response = exception_handler(exc, context)
     if response is None:
@@ -48,3 +53,12 @@ def api_exception_handler(exc, context):
     else:
         response.data = {"error": exc.default_code, "message": _first_message(exc.detail), "details": {}}
     return response
+
+
+def api_not_found(request, exception=None):
+    """Django's 404 for a URL no route matches: in the API's error shape under /api/, the usual page
+    elsewhere."""
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
+    body = {"error": "not_found", "message": f"no such resource: {request.path}", "details": {}}
+    return JsonResponse(body, status=404)

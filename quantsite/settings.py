@@ -193,14 +193,28 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # By role (quantsite.roles): reading needs viewer, writing operator; views that need more say so.
+    "DEFAULT_PERMISSION_CLASSES": ["quantsite.permissions.OperatorWrites"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "quantsite.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Writes per user and unauthenticated requests per address; authenticated reads are never
+    # throttled. "60/min", "1000/hour", ...
+    "DEFAULT_THROTTLE_CLASSES": [
+        "quantsite.throttles.WriteRateThrottle",
+        "quantsite.throttles.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": env.str("API_THROTTLE_WRITES", default="60/min"),
+        "anon": env.str("API_THROTTLE_ANON", default="30/min"),
+    },
+    # The proxies in front of the web tier: the client's address is that many from the end of
+    # X-Forwarded-For (0: the connection's own address, which a client cannot forge).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    "DEFAULT_SCHEMA_CLASS": "quantsite.schema.QuantAutoSchema",
     "EXCEPTION_HANDLER": "quantsite.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
