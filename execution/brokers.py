@@ -77,3 +77,17 @@ def _ib(mode: str) -> BrokerClient:
     return IBBroker(
         host=settings.IB_HOST, port=port, client_id=settings.IB_CLIENT_ID, paper=mode == TradingMode.PAPER
     )
+
+
+def order_clients() -> Callable[[object], BrokerClient]:
+    """client_for of kill_switch_engage: an order's broker client (its broker and mode), each built
+    once; a broker that is not configured raises for each of its orders."""
+    clients: dict[tuple[str, str], BrokerClient] = {}
+
+    def client_for(order) -> BrokerClient:
+        key = (order.broker, order.mode)
+        if key not in clients:
+            clients[key] = broker_client_build(broker=order.broker, mode=order.mode, capital=0.0)
+        return clients[key]
+
+    return client_for

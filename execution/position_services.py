@@ -140,7 +140,7 @@ def _risk_check(position: Position, order: CoreOrder) -> Decision:
     timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
     closes = last_closes_get(symbols=portfolio.positions, timeframe=timeframe)
     for symbol, held in portfolio.positions.items():
-        portfolio.mark(symbol, closes.get(symbol, held.avg_price))
+        portfolio.mark(symbol, float(closes[symbol][0]) if symbol in closes else held.avg_price)
     manager.on_step(timezone.now(), portfolio.equity, new_session=True)
     return manager.check_order(order, portfolio)
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -78,16 +79,18 @@ def last_close_before(*, instrument: Instrument, timeframe: Timeframe, ts: datet
     return None if close is None else float(close)
 
 
-def last_closes_get(*, symbols, timeframe: Timeframe) -> dict[str, float]:
-    """The latest stored close of each symbol in timeframe, in one query (a symbol without a bar is
-    left out)."""
-    latest = PriceBar.objects.filter(instrument=OuterRef("pk"), timeframe=timeframe).order_by("-ts")
+def last_closes_get(*, symbols, timeframe: Timeframe | None = None) -> dict[str, tuple[Decimal, datetime]]:
+    """The latest stored close of each symbol and its bar's time, in one query: in timeframe, or
+    in any (the freshest price stored). A symbol without a bar is left out."""
+    latest = PriceBar.objects.filter(instrument=OuterRef("pk")).order_by("-ts")
+    if timeframe is not None:
+        latest = latest.filter(timeframe=timeframe)
     rows = (
         Instrument.objects.filter(symbol__in=list(symbols))
-        .annotate(close=Subquery(latest.values("close")[:1]))
-        .values_list("symbol", "close")
+        .annotate(close=Subquery(latest.values("close")[:1]), close_ts=Subquery(latest.values("ts")[:1]))
+        .values_list("symbol", "close", "close_ts")
     )
-    return {symbol: float(close) for symbol, close in rows if close is not None}
+    return {symbol: (close, ts) for symbol, close, ts in rows if close is not None}
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON in: a request body is a JSON document (the browsable API still renders for a browser).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # By role (quantsite.roles): reading needs viewer, writing operator; views that need more say so.
     "DEFAULT_PERMISSION_CLASSES": ["quantsite.permissions.OperatorWrites"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -226,10 +229,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are tagged by the path's first part after it: strategies, positions, controls, ...
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Choice sets whose field name ("status") other components use with other values.
     "ENUM_NAME_OVERRIDES": {
         "BacktestRunStatusEnum": "backtests.choices.RunStatus",
         "ModelStatusEnum": "strategies.choices.ModelStatus",
+        "RunKindEnum": "backtests.choices.RunKind",
+        "ApprovalKindEnum": "strategies.choices.ApprovalKind",
+        "TradingStateEnum": "risk.models.TRADING_STATE_CHOICES",
+        "RiskPolicySourceEnum": ["version", "global", "default"],
+        "RunSourceEnum": "backtests.choices.DataSource",
     },
 }
 

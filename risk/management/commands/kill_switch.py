@@ -4,11 +4,10 @@ It talks to the database and the brokers directly, so it works while the web tie
 """
 
 import getpass
-from functools import cache
 
 from django.core.management.base import BaseCommand, CommandError
 
-from execution.brokers import broker_client_build
+from execution.brokers import order_clients
 from marketdata.core.errors import ApplicationError
 from quantsite.cli import user_named
 from risk.models import TradingStateRecord
@@ -56,18 +55,13 @@ class Command(BaseCommand):
 
     def _engage(self, opts, user, version) -> None:
         label = None if user is not None else f"cli:{getpass.getuser()}"
-
-        @cache
-        def client(broker: str, mode: str):
-            return broker_client_build(broker=broker, mode=mode, capital=0.0)
-
         cancelled, failed = kill_switch_engage(
             reason=opts["reason"],
             by=user,
             label=label,
             version=version,
             flatten=opts["flatten"],
-            client_for=lambda order: client(order.broker, order.mode),
+            client_for=order_clients(),
         )
         self.stdout.write(f"halted; {len(cancelled)} open order(s) cancelled")
         for order, why in failed:
