@@ -1,7 +1,7 @@
 """Reads of strategies and models: the model registry's artifacts, strategy versions with their
 trading states, and approvals."""
 
-from django.db.models import BooleanField, CharField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import BooleanField, CharField, OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from marketdata.core.errors import InvalidInput, NotFound
@@ -36,7 +36,7 @@ def strategy_version_list() -> QuerySet[StrategyVersion]:
     own = TradingStateRecord.objects.filter(scope=scope)
     return StrategyVersion.objects.select_related("created_by").annotate(
         state=Coalesce(Subquery(own.values("state")[:1]), Value(TradingState.ACTIVE.value)),
-        state_reason=Coalesce(Subquery(own.values("reason")[:1]), Value("")),
+        state_reason=Coalesce(Subquery(own.values("reason")[:1]), Value(""), output_field=TextField()),
         flatten_requested=Coalesce(
             Subquery(own.values("flatten_requested")[:1]), Value(False), output_field=BooleanField()
         ),
