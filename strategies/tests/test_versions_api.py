@@ -178,7 +178,7 @@ def test_a_version_backtest_runs_its_own_config_once_a_backtest_was_approved(
 
 
 @pytest.mark.parametrize(
-    "action, body",
+    ("action", "body"),
     [
         ("request-promotion", {}),
         ("retire", {"reason": "x"}),
