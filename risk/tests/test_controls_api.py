@@ -175,7 +175,8 @@ def test_a_proposed_policy_change_applies_once_a_risk_officer_approves_it(api, o
     assert proposed.json()["payload"] == {"values": {"level": 3, "max_drawdown_pct": 8.0}, "base_version": 0}
     assert (out_of_range.status_code, out_of_range.json()["message"]) == (
         400,
-        "risk policy: max_drawdown_pct: max_drawdown_pct must be between 5 and 12 (% of the peak equity), not 30",
+        "risk policy: max_drawdown_pct: "
+        "max_drawdown_pct must be between 5 and 12 (% of the peak equity), not 30",
     )
     assert waiting["pending_change"]["id"] == proposed.json()["id"]
     assert [a["id"] for a in listed["results"]] == [proposed.json()["id"]]
