@@ -41,4 +41,3 @@ class QuantAutoSchema(AutoSchema):
         if "{" in self.path or self._is_list_view():
             errors["404"] = "no such object (or, for a list, no such page)"
         return errors
-

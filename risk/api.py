@@ -217,7 +217,7 @@ class RiskPolicyApi(APIView):
     @extend_schema(
         summary="The risk policy in force for a scope, with its level and ranges",
         parameters=[RiskPolicyQuerySerializer],
-        responses={200: RiskPolicyInForceSerializer},
+        responses={200: RiskPolicyInForceSerializer, 400: error("no such strategy version")},
     )
     def get(self, request: Request) -> Response:
         given = RiskPolicyQuerySerializer(data=request.query_params)

@@ -18,6 +18,7 @@ from quantsite.schema import error
 from risk.core.state import TradingState, strictest
 from risk.selectors import platform_state_get
 from risk.services import strategy_pause, strategy_resume
+from strategies.choices import StrategyStage
 from strategies.filters import ApprovalFilter, StrategyVersionFilter
 from strategies.lifecycle_services import (
     DECIDERS,
@@ -175,6 +176,9 @@ class StrategyVersionSerializer(serializers.ModelSerializer):
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
+    stage = serializers.ChoiceField(
+        choices=StrategyStage.choices, allow_blank=True, read_only=True, help_text="a promotion's target"
+    )
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     decided_by = serializers.CharField(
         source="decided_by.username", read_only=True, allow_null=True, default=None
