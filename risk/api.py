@@ -1,7 +1,7 @@
 """Controls API: the trading states, the kill switch and asking to leave HALTED, and the risk policy
 in force with a proposed change (approvals decide both: strategies.api)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -167,11 +167,24 @@ class KillSwitchResetApi(APIView):
         return Response(ApprovalSerializer(approval_get(approval_id=approval.pk)).data, status=201)
 
 
+@extend_schema_field({"type": "number"})
+class NumberField(serializers.Field):
+    """A number as it is: a count stays whole (11 positions), a percentage keeps its decimals."""
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "number", "nullable": True})
+class OptionalNumberField(NumberField):
+    pass
+
+
 class RangeSerializer(serializers.Serializer):
     name = serializers.CharField()
-    value = serializers.FloatField(help_text="in force")
-    tightest = serializers.FloatField(help_text="its value at level 1")
-    loosest = serializers.FloatField(help_text="its value at level 10")
+    value = NumberField(help_text="in force")
+    tightest = NumberField(help_text="its value at level 1")
+    loosest = NumberField(help_text="its value at level 10")
     unit = serializers.CharField()
     from_level = serializers.BooleanField(help_text="false: set on its own, inside the range")
 
@@ -191,9 +204,7 @@ class RiskPolicyInForceSerializer(serializers.Serializer):
     set_at = serializers.DateTimeField(allow_null=True)
     level = serializers.IntegerField(help_text="1 (tightest) to 10 (loosest)")
     configured = serializers.DictField(help_text="the level and the values set on their own, as set")
-    limits = serializers.DictField(
-        child=serializers.FloatField(allow_null=True), help_text="every limit in force (null: off)"
-    )
+    limits = serializers.DictField(child=OptionalNumberField(), help_text="every limit in force (null: off)")
     ranges = RangeSerializer(many=True, help_text="the seed's five limits, their ranges and values")
     pending_change = ApprovalSerializer(
         allow_null=True, help_text="a change of this scope waiting for a decision"
