@@ -225,7 +225,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Quant platform API",
     "DESCRIPTION": "Market data, research runs, strategies, risk controls and execution.",
     "VERSION": "1.0.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["quantsite.permissions.ViewerReads"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
