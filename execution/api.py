@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,9 +13,10 @@ from rest_framework.views import APIView
 from execution.filters import FillFilter, OrderFilter, PositionFilter
 from execution.models import Fill, Order, Position
 from execution.position_services import position_close
-from execution.selectors import fill_get, fill_list, order_get, order_list, position_get, position_list
+from execution.selectors import fill_list, order_list, position_get, position_list
 from marketdata.selectors import last_closes_get
 from quantsite.schema import error
+from quantsite.viewsets import SelectorViewSet
 
 # Money from marks: decimal strings as the model's money fields give them, to 9 places.
 DECIMAL = {"type": "string", "format": "decimal", "nullable": True}
@@ -166,19 +167,13 @@ class FillSerializer(serializers.ModelSerializer):
     ),
     retrieve=extend_schema(summary="A position"),
 )
-class PositionViewSet(viewsets.ReadOnlyModelViewSet):
+class PositionViewSet(SelectorViewSet):
     serializer_class = PositionSerializer
     filterset_class = PositionFilter
     ordering_fields = ["symbol", "qty", "realized_pnl", "updated_at", "id"]
     ordering = ["strategy_version_id", "mode", "symbol", "id"]
 
-    def get_queryset(self):
-        return position_list()
-
-    def get_object(self):
-        position = position_get(position_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, position)
-        return position
+    rows, noun = staticmethod(position_list), "position"
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -240,35 +235,23 @@ class PositionCloseApi(APIView):
     list=extend_schema(summary="Orders, newest first"),
     retrieve=extend_schema(summary="An order"),
 )
-class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+class OrderViewSet(SelectorViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     ordering_fields = ["created_at", "updated_at", "symbol", "status", "id"]
     ordering = ["-created_at", "-id"]
 
-    def get_queryset(self):
-        return order_list()
-
-    def get_object(self):
-        order = order_get(order_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, order)
-        return order
+    rows, noun = staticmethod(order_list), "order"
 
 
 @extend_schema_view(
     list=extend_schema(summary="Fills, newest first"),
     retrieve=extend_schema(summary="A fill"),
 )
-class FillViewSet(viewsets.ReadOnlyModelViewSet):
+class FillViewSet(SelectorViewSet):
     serializer_class = FillSerializer
     filterset_class = FillFilter
     ordering_fields = ["ts", "qty", "price", "id"]
     ordering = ["-ts", "-id"]
 
-    def get_queryset(self):
-        return fill_list()
-
-    def get_object(self):
-        fill = fill_get(fill_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, fill)
-        return fill
+    rows, noun = staticmethod(fill_list), "fill"

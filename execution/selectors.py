@@ -23,14 +23,6 @@ def position_get(*, position_id) -> Position:
     return row_get(position_list(), position_id, "position")
 
 
-def order_get(*, order_id) -> Order:
-    return row_get(order_list(), order_id, "order")
-
-
-def fill_get(*, fill_id) -> Fill:
-    return row_get(fill_list(), fill_id, "fill")
-
-
 def trading_session_latest_get(*, version: StrategyVersion) -> TradingSessionRecord | None:
     """The version's latest trading session (running, or how the last one ended)."""
     sessions = TradingSessionRecord.objects.filter(strategy_version=version)

@@ -15,10 +15,10 @@ from risk.core.state import TradingState
 from risk.models import GLOBAL, TradingStateRecord
 from risk.selectors import risk_policy_record_get, scope_of, trading_state_list
 from risk.services import halt_reset_request, kill_switch_engage, risk_policy_change_request
-from strategies.api import ApprovalSerializer
+from strategies.api import ApprovalSerializer, approval_created
 from strategies.choices import ApprovalDecision, ApprovalKind
 from strategies.models import StrategyVersion
-from strategies.selectors import approval_get, approval_list
+from strategies.selectors import approval_list
 
 STATES = [s.value for s in TradingState]
 
@@ -164,7 +164,7 @@ class KillSwitchResetApi(APIView):
         approval = halt_reset_request(
             requested_by=request.user, reason=data["reason"], version=data["strategy_version"]
         )
-        return Response(ApprovalSerializer(approval_get(approval_id=approval.pk)).data, status=201)
+        return approval_created(approval)
 
 
 @extend_schema_field({"type": "number"})
@@ -257,7 +257,7 @@ class RiskPolicyApi(APIView):
             version=data["strategy_version"],
             comment=data["comment"],
         )
-        return Response(ApprovalSerializer(approval_get(approval_id=approval.pk)).data, status=201)
+        return approval_created(approval)
 
 
 def _policy_in_force(version: StrategyVersion | None) -> dict:

@@ -15,6 +15,7 @@ from execution.selectors import trading_session_latest_get
 from quantsite.permissions import OperatorWrites
 from quantsite.roles import user_roles
 from quantsite.schema import error
+from quantsite.viewsets import SelectorViewSet
 from risk.core.state import TradingState, strictest
 from risk.selectors import platform_state_get
 from risk.services import strategy_pause, strategy_resume
@@ -207,6 +208,11 @@ class ApprovalSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def approval_created(approval: Approval) -> Response:
+    """201 with the pending approval a request made, read back with its people."""
+    return Response(ApprovalSerializer(approval_get(approval_id=approval.pk)).data, status=201)
+
+
 class TradingSessionSerializer(serializers.ModelSerializer):
     class Meta:
         model = TradingSessionRecord
@@ -274,21 +280,15 @@ class _PlatformStateContext:
         summary="A strategy version: config and its hash, backtest runs, approvals, trading state, session"
     ),
 )
-class StrategyVersionViewSet(_PlatformStateContext, viewsets.ReadOnlyModelViewSet):
+class StrategyVersionViewSet(_PlatformStateContext, SelectorViewSet):
     filterset_class = StrategyVersionFilter
     ordering_fields = ["name", "version", "stage", "created_at", "updated_at", "id"]
     ordering = ["name", "-version"]
 
-    def get_queryset(self):
-        return strategy_version_list()
+    rows, noun = staticmethod(strategy_version_list), "strategy version"
 
     def get_serializer_class(self):
         return StrategyVersionDetailSerializer if self.action == "retrieve" else StrategyVersionSerializer
-
-    def get_object(self):
-        version = strategy_version_get(version_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, version)
-        return version
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -427,7 +427,7 @@ class StrategyPromotionRequestApi(APIView):
         given = CommentSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         approval = promotion_request(version=version, requested_by=request.user, **given.validated_data)
-        return Response(ApprovalSerializer(approval_get(approval_id=approval.pk)).data, status=201)
+        return approval_created(approval)
 
 
 # --- approvals -------------------------------------------------------------------------------------
@@ -454,19 +454,13 @@ class ApprovalDeciders(BasePermission):
     ),
     retrieve=extend_schema(summary="An approval"),
 )
-class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
+class ApprovalViewSet(SelectorViewSet):
     serializer_class = ApprovalSerializer
     filterset_class = ApprovalFilter
     ordering_fields = ["requested_at", "decided_at", "id"]
     ordering = ["-requested_at", "-id"]
 
-    def get_queryset(self):
-        return approval_list()
-
-    def get_object(self):
-        approval = approval_get(approval_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, approval)
-        return approval
+    rows, noun = staticmethod(approval_list), "approval"
 
 
 class ApprovalApproveApi(APIView):
