@@ -286,7 +286,7 @@ class RunKindSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
 
 
-def _strategy_config(v: dict):
+def strategy_config_of(v: dict):
     return strategy_config_from_dict(
         {
             "strategy": v["strategy"],
@@ -300,13 +300,13 @@ def _strategy_config(v: dict):
     )
 
 
-def _backtest_config(v: dict, timeframe: str | None = None) -> BacktestConfig:
+def backtest_config_of(v: dict) -> BacktestConfig:
     start, end = day_range(v["start"], v["end"])
     return BacktestConfig(
         **{name: v[name] for name in SIMULATION_FIELDS},
         start_date=start,
         end_date=end,
-        timeframe=Timeframe(timeframe or v["timeframe"]),
+        timeframe=Timeframe(v["timeframe"]),
     )
 
 
@@ -433,8 +433,8 @@ class BacktestRunViewSet(RecordedRunViewSet):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         run = backtest_run_create(
-            strategy_config=_strategy_config(v),
-            backtest_config=_backtest_config(v),
+            strategy_config=strategy_config_of(v),
+            backtest_config=backtest_config_of(v),
             requested_by=request.user,
         )
         backtest_run_enqueue(run=run)
@@ -457,9 +457,9 @@ class BacktestRunViewSet(RecordedRunViewSet):
             carry_positions=v["carry_positions"],
         )
         run = walk_forward_run_create(
-            strategy_config=_strategy_config(v),
+            strategy_config=strategy_config_of(v),
             walk_forward_config=walk_forward_config,
-            backtest_config=_backtest_config(v),
+            backtest_config=backtest_config_of(v),
             requested_by=request.user,
         )
         walk_forward_run_enqueue(run=run)
@@ -509,7 +509,8 @@ class StrategyBacktestApi(APIView):
         self.check_object_permissions(request, version)
         data = SimulationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        config = _backtest_config(data.validated_data, timeframe=version.config.get("timeframe", "1d"))
+        timeframe = version.config.get("timeframe", Timeframe.D1.value)
+        config = backtest_config_of({**data.validated_data, "timeframe": timeframe})
         run = version_backtest_create(version=version, backtest_config=config, requested_by=request.user)
         backtest_run_enqueue(run=run)
         run.refresh_from_db()  # with eager tasks (no broker) it has run already

@@ -6,6 +6,7 @@ paper only.
 """
 
 from collections.abc import Callable
+from functools import cache
 
 from django.conf import settings
 
@@ -14,6 +15,7 @@ from backtests.core.results import BacktestConfig
 from execution.choices import BrokerName, TradingMode
 from execution.core.brokers.base import BrokerClient
 from execution.core.brokers.simulated import SimulatedBrokerClient
+from execution.models import Order
 from marketdata.core.errors import InvalidInput, ProviderNotConfigured
 
 
@@ -36,6 +38,17 @@ def broker_client_build(
             f"unknown broker {broker!r}; the brokers: {', '.join(BrokerName.values)}"
         ) from None
     return build()
+
+
+def order_clients() -> Callable[[Order], BrokerClient]:
+    """The client of each order's broker and mode, built once per pair: for acting on many orders
+    at once (the kill switch cancelling them)."""
+
+    @cache
+    def client(broker: str, mode: str) -> BrokerClient:
+        return broker_client_build(broker=broker, mode=mode, capital=0.0)
+
+    return lambda order: client(order.broker, order.mode)
 
 
 def _simulated(mode: str, capital: float, costs: BacktestConfig) -> SimulatedBrokerClient:
@@ -77,17 +90,3 @@ def _ib(mode: str) -> BrokerClient:
     return IBBroker(
         host=settings.IB_HOST, port=port, client_id=settings.IB_CLIENT_ID, paper=mode == TradingMode.PAPER
     )
-
-
-def order_clients() -> Callable[[object], BrokerClient]:
-    """client_for of kill_switch_engage: an order's broker client (its broker and mode), each built
-    once; a broker that is not configured raises for each of its orders."""
-    clients: dict[tuple[str, str], BrokerClient] = {}
-
-    def client_for(order) -> BrokerClient:
-        key = (order.broker, order.mode)
-        if key not in clients:
-            clients[key] = broker_client_build(broker=order.broker, mode=order.mode, capital=0.0)
-        return clients[key]
-
-    return client_for

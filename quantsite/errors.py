@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -30,6 +31,7 @@ def _first_message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
+        _as_json(context.get("request"))
         body = {"error": exc.code, "message": exc.message, "details": exc.details}
         return Response(body, status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -44,6 +46,7 @@ def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None
+    _as_json(context.get("request"))
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
             "error": "invalid_input",
@@ -53,6 +56,14 @@ def api_exception_handler(exc, context):
     else:
         response.data = {"error": exc.default_code, "message": _first_message(exc.detail), "details": {}}
     return response
+
+
+def _as_json(request) -> None:
+    """An error is rendered as JSON even where the answer would have been another format (the
+    schema's YAML, a report's HTML); the browsable API keeps its page for a browser."""
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is not None and renderer.format not in ("json", "api"):
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
 
 
 def api_not_found(request, exception=None):

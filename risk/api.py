@@ -13,7 +13,7 @@ from quantsite.schema import error
 from risk.core.policy import RANGES, RiskPolicy
 from risk.core.state import TradingState
 from risk.models import GLOBAL, TradingStateRecord
-from risk.selectors import risk_policy_record_get, scope_of, trading_state_list
+from risk.selectors import risk_policy_record_get, scope_of, trading_state_records_get
 from risk.services import halt_reset_request, kill_switch_engage, risk_policy_change_request
 from strategies.api import ApprovalSerializer, approval_created
 from strategies.choices import ApprovalDecision, ApprovalKind
@@ -76,9 +76,9 @@ class TradingStatesApi(APIView):
         responses={200: TradingStatesSerializer},
     )
     def get(self, request: Request) -> Response:
-        records = list(trading_state_list())
-        platform = next((r for r in records if r.scope == GLOBAL), None) or TradingStateRecord(scope=GLOBAL)
-        own = [r for r in records if r.scope != GLOBAL]
+        records = trading_state_records_get()
+        platform = records.get(GLOBAL) or TradingStateRecord(scope=GLOBAL)
+        own = [record for scope, record in sorted(records.items()) if scope != GLOBAL]
         ids = [int(r.scope.removeprefix("version:")) for r in own]
         context = {"versions": StrategyVersion.objects.in_bulk(ids)}
         body = TradingStatesSerializer({"platform": platform, "versions": own}, context=context).data
@@ -128,7 +128,7 @@ class KillSwitchEngageApi(APIView):
             flatten=data["flatten"],
             client_for=order_clients(),
         )
-        record = trading_state_list().get(scope=scope_of(version))
+        record = trading_state_records_get()[scope_of(version)]
         context = {"versions": {} if version is None else {version.pk: version}}
         body = KillSwitchOutputSerializer(
             {

@@ -1,23 +1,33 @@
-"""Reads of risk: the trading states per scope and the policy record in force."""
+"""Reads of the risk app: the trading states of every scope at once (for lists of strategies)."""
 
-from django.db.models import QuerySet
-
+from risk.core.state import TradingState, strictest
 from risk.models import GLOBAL, RiskPolicyRecord, TradingStateRecord
 from strategies.models import StrategyVersion
+
+
+def trading_state_records_get() -> dict[str, TradingStateRecord]:
+    """Every scope's recorded state ("global", "version:<id>"), in one query; a scope without a
+    record is ACTIVE."""
+    return {record.scope: record for record in TradingStateRecord.objects.select_related("changed_by")}
+
+
+def effective_state(records: dict[str, TradingStateRecord], scope: str) -> TradingState:
+    """The state a scope trades under: the stricter of the platform's and its own."""
+    states = [TradingState(records[s].state) for s in (GLOBAL, scope) if s in records]
+    return strictest(*states)
+
+
+# --- the API's reads: a scope's name, the platform's state, the policy record in force ------------
 
 
 def scope_of(version: StrategyVersion | None) -> str:
     return GLOBAL if version is None else f"version:{version.pk}"
 
 
-def trading_state_list() -> QuerySet[TradingStateRecord]:
-    """Every scope with a state record, the platform's first."""
-    return TradingStateRecord.objects.select_related("changed_by").order_by("scope")
-
-
-def platform_state_get() -> TradingStateRecord:
-    """The platform's state record (an unsaved ACTIVE one when it has none yet)."""
-    return trading_state_list().filter(scope=GLOBAL).first() or TradingStateRecord(scope=GLOBAL)
+def platform_state_get() -> TradingState:
+    """The platform's own state (ACTIVE when it has no record yet), in one query."""
+    state = TradingStateRecord.objects.filter(scope=GLOBAL).values_list("state", flat=True).first()
+    return TradingState(state or TradingState.ACTIVE)
 
 
 def risk_policy_record_get(*, version: StrategyVersion | None = None) -> RiskPolicyRecord | None:
@@ -25,12 +35,8 @@ def risk_policy_record_get(*, version: StrategyVersion | None = None) -> RiskPol
     own, else the global one; None when the default applies."""
     scopes = [GLOBAL] if version is None else [scope_of(version), GLOBAL]
     for scope in scopes:
-        record = (
-            RiskPolicyRecord.objects.filter(scope=scope)
-            .select_related("created_by")
-            .order_by("-version")
-            .first()
-        )
+        records = RiskPolicyRecord.objects.filter(scope=scope).select_related("created_by")
+        record = records.order_by("-version").first()
         if record is not None:
             return record
     return None

@@ -268,7 +268,7 @@ class _PlatformStateContext:
     """Views that serialize versions read the platform's state once per request."""
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "platform_state": platform_state_get().state}
+        return {**super().get_serializer_context(), "platform_state": platform_state_get()}
 
 
 @extend_schema_view(
@@ -321,7 +321,7 @@ class StrategyActionApi(APIView):
             data = given.validated_data
         self.act(version, request.user, data)
         version = strategy_version_get(version_id=pk)
-        context = {"request": request, "platform_state": platform_state_get().state}
+        context = {"request": request, "platform_state": platform_state_get()}
         return Response(StrategyVersionDetailSerializer(version, context=context).data)
 
 

@@ -55,6 +55,7 @@ class Command(BaseCommand):
 
     def _engage(self, opts, user, version) -> None:
         label = None if user is not None else f"cli:{getpass.getuser()}"
+
         cancelled, failed = kill_switch_engage(
             reason=opts["reason"],
             by=user,
