@@ -234,13 +234,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Choice sets whose field name ("status") other components use with other values.
     "ENUM_NAME_OVERRIDES": {
-        "BacktestRunStatusEnum": "backtests.choices.RunStatus",
-        "ModelStatusEnum": "strategies.choices.ModelStatus",
         "RunKindEnum": "backtests.choices.RunKind",
         "ApprovalKindEnum": "strategies.choices.ApprovalKind",
         "TradingStateEnum": "risk.models.TRADING_STATE_CHOICES",
         "RiskPolicySourceEnum": ["version", "global", "default"],
         "RunSourceEnum": "backtests.choices.DataSource",
+        "BacktestRunStatusEnum": "backtests.choices.RunStatus",
+        "ModelStatusEnum": "strategies.choices.ModelStatus",
     },
 }
 
