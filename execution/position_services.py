@@ -1,6 +1,6 @@
-"""Closing a position on a person's request: a reduce-only market order for the whole quantity,
-checked by the version's risk manager (its policy and the trading states in force) and sent through
-the OMS.
+"""Closing a position on a person's request: the version's orders working on the symbol cancelled,
+then a reduce-only market order for the whole quantity, checked by the version's risk manager (its
+policy and the trading states in force) and sent through the OMS.
 
 Through a real broker (Alpaca, IB) the order is stored and sent at once. The simulated paper
 broker's orders live in the running session's process, so there the request is recorded on the
@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from execution.brokers import broker_client_build
 from execution.choices import BrokerName
+from execution.core.brokers.base import BrokerClient
 from execution.models import OPEN_STATUSES, Order, Position, TradingAccount
-from execution.services import OrderSpec, order_create, order_submit
+from execution.services import OrderSpec, order_cancel, order_create, order_submit
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import Conflict
 from marketdata.selectors import last_closes_get
@@ -66,15 +67,17 @@ def position_close(*, position: Position, by) -> PositionClose:
         raise Conflict(f"{position.strategy_version} has no {position.mode} account to close it in")
     if position.close_requested_at is not None:
         raise Conflict(f"a close of {position.symbol} was already requested at {position.close_requested_at}")
-    working = Order.objects.filter(
-        strategy_version_id=position.strategy_version_id,
-        mode=position.mode,
-        symbol=position.symbol,
-        reason=CLOSE_REASON,
-        status__in=OPEN_STATUSES,
-    ).first()
-    if working is not None:
-        raise Conflict(f"a close of {position.symbol} is already working: {working}")
+    working = list(
+        Order.objects.filter(
+            strategy_version_id=position.strategy_version_id,
+            mode=position.mode,
+            symbol=position.symbol,
+            status__in=OPEN_STATUSES,
+        )
+    )
+    closing = next((o for o in working if o.reason == CLOSE_REASON), None)
+    if closing is not None:
+        raise Conflict(f"a close of {position.symbol} is already working: {closing}")
 
     order = closing_order(symbol=position.symbol, qty=float(position.qty))
     decision = _risk_check(position, order)
@@ -106,6 +109,8 @@ def position_close(*, position: Position, by) -> PositionClose:
         return PositionClose(position, None)
 
     client = broker_client_build(broker=account.broker, mode=position.mode, capital=0.0)
+    for other in working:  # nothing of the version's left working on the symbol reopens it
+        order_cancel(order=other, client=client, actor=by, reason=CLOSE_REASON)
     spec = OrderSpec(
         symbol=position.symbol,
         side=order.side,
@@ -143,6 +148,14 @@ def _risk_check(position: Position, order: CoreOrder) -> Decision:
         portfolio.mark(symbol, float(closes[symbol][0]) if symbol in closes else held.avg_price)
     manager.on_step(timezone.now(), portfolio.equity, new_session=True)
     return manager.check_order(order, portfolio)
+
+
+def working_orders_cancel(*, client: BrokerClient, symbol: str) -> None:
+    """Cancel every order working at client on symbol (a session's paper broker holds only its
+    version's): a close leaves nothing that would reopen the position."""
+    for order in client.get_open_orders():
+        if order.symbol == symbol:
+            client.cancel_order(order.client_order_id)
 
 
 def position_closes_take(*, version, mode: str) -> list[Position]:

@@ -43,6 +43,7 @@ from execution.position_services import (
     position_close_done,
     position_closes_take,
     refusal_text,
+    working_orders_cancel,
 )
 from execution.reconciliation_services import reconcile
 from execution.services import Later, OrderSpec, Progress, account_open, order_place, orders_progress
@@ -217,9 +218,10 @@ class TradingSession:
         flatten_done(version=self.version, orders=len(held), by=self.actor)
 
     def _close_requested(self, ts: datetime) -> None:
-        """People asked to close positions (position_close): a reduce-only market order for what the
-        session holds of each, checked by its risk manager, once."""
+        """People asked to close positions (position_close): the symbol's working orders cancelled, then
+        a reduce-only market order for what the session holds, checked by its risk manager, once."""
         for position in position_closes_take(version=self.version, mode=self.mode):
+            working_orders_cancel(client=self.client, symbol=position.symbol)
             held = self.portfolio.position(position.symbol)
             if not held:
                 position_close_done(position=position, by=position.close_requested_by, refused="nothing held")

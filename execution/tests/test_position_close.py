@@ -129,3 +129,71 @@ def test_on_the_paper_broker_the_running_session_closes_it_at_its_next_bar(peopl
         "position.close_request",
         "position.close",
     ]
+
+
+def test_a_close_through_a_real_broker_first_cancels_the_versions_working_orders_on_the_symbol(
+    people, at_alpaca, fake
+):
+    from execution.brokers import broker_client_build
+    from execution.services import OrderSpec, order_create, order_submit
+    from strategies.core.types import OrderType, Side
+
+    version = at_alpaca.strategy_version
+    spec = OrderSpec("AAA", Side.BUY, Decimal(5), OrderType.LIMIT, limit_price=Decimal(50))
+    client = broker_client_build(broker="alpaca", mode="paper", capital=0.0)
+    buying = order_submit(
+        order=order_create(version=version, mode="paper", broker="alpaca", spec=spec, signal="dip"),
+        client=client,
+    )
+    assert buying.status == "accepted"
+
+    closed = position_close(position=at_alpaca, by=people["olga"])
+
+    buying.refresh_from_db()
+    assert buying.status == "canceled"
+    assert fake.order(buying.client_order_id)["status"] == "canceled"
+    assert (closed.order.side, closed.order.qty, closed.order.status) == ("sell", Decimal(3), "accepted")
+
+
+def test_on_the_paper_broker_a_close_cancels_the_exit_the_strategy_just_sent(people, promoted):
+    from backtests.core.results import BacktestConfig
+
+    history, steps = replay_bars({"AAA": BARS}, START)
+
+    def session_of(version) -> TradingSession:
+        costs = BacktestConfig(fill_timing="next_open")
+        return TradingSession(
+            version=version,
+            mode="paper",
+            broker="simulated",
+            capital=Decimal(10_000),
+            history=history,
+            costs=costs,
+        )
+
+    # a first run finds the bar at which the strategy sends an exit while it holds the position
+    first = promoted(CONFIG)
+    probe, k = session_of(first), 0
+    while True:
+        probe.on_bars(steps[k])
+        if probe.portfolio.position("AAA") and Order.objects.filter(
+            strategy_version=first, status="accepted"
+        ):
+            break
+        k += 1
+    version = promoted(CONFIG.model_copy(update={"name": "closing_again"}))
+    session = session_of(version)
+    for step in steps[:k]:
+        session.on_bars(step)
+
+    strategy_pause(version=version, by=people["olga"], reason="close it")  # no new entry after
+    position_close(position=Position.objects.get(strategy_version=version), by=people["otto"])
+    session.on_bars(steps[k])  # the strategy sends its exit; the close cancels it and sends its own
+    session.on_bars(steps[k + 1])
+
+    assert session.portfolio.position("AAA") == 0  # sold once, not twice
+    sells = Order.objects.filter(strategy_version=version, side="sell").order_by("id")
+    assert [(o.reason, o.status) for o in sells] == [
+        ("fast below slow", "canceled"),
+        ("position close", "filled"),
+    ]
