@@ -199,13 +199,15 @@ class PositionCloseOutputSerializer(serializers.Serializer):
 
 
 class PositionCloseApi(APIView):
-    """Close a position: a reduce-only market order for all of it, checked by the version's risk
-    manager, through the OMS (at once for a real broker; at the next bar of the paper session)."""
+    """Close a position: its symbol's working orders cancelled, then a reduce-only market order for
+    all of it, checked by the version's risk manager, through the OMS (at once for a real broker; at
+    the next bar of the paper session)."""
 
     @extend_schema(
         summary="Close a position (operator)",
         description=(
-            "A reduce-only market order for the whole quantity, checked by the version's risk manager "
+            "The version's orders still working on the symbol are cancelled, then a reduce-only market "
+            "order for the whole quantity is sent, checked by the version's risk manager "
             "(its policy and the trading states: refused while HALTED, where the kill switch's flatten "
             "is the way out) and sent through the OMS. Through Alpaca or IB it is sent at once; the paper "
             "broker's session sends it at its next bar. 409 when the position is flat, a close is "
