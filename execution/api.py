@@ -1,6 +1,5 @@
 """Execution API: positions (with their marks), orders and fills, and closing a position."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,7 +13,6 @@ from execution.filters import FillFilter, OrderFilter, PositionFilter
 from execution.models import Fill, Order, Position
 from execution.position_services import position_close
 from execution.selectors import fill_list, order_list, position_get, position_list
-from marketdata.selectors import last_closes_get
 from quantsite.schema import error
 from quantsite.viewsets import SelectorViewSet
 
@@ -40,7 +38,7 @@ class StrategyVersionField(serializers.CharField):
 class PositionSerializer(serializers.ModelSerializer):
     strategy = StrategyVersionField()
     side = serializers.SerializerMethodField(help_text="long, short or flat")
-    mark = serializers.SerializerMethodField(help_text="the latest stored close of its symbol")
+    mark = serializers.SerializerMethodField(help_text="the latest stored close, in the version's timeframe")
     mark_ts = serializers.SerializerMethodField(help_text="the time of that bar")
     market_value = serializers.SerializerMethodField(help_text="qty x mark (negative when short)")
     unrealized_pnl = serializers.SerializerMethodField(help_text="(mark - avg_price) x qty")
@@ -70,30 +68,25 @@ class PositionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _mark(self, position: Position) -> tuple[Decimal, datetime] | None:
-        return self.context.get("marks", {}).get(position.symbol)
-
     def get_side(self, position: Position) -> str:
         return "long" if position.qty > 0 else "short" if position.qty < 0 else "flat"
 
     @extend_schema_field(DECIMAL)
     def get_mark(self, position: Position) -> str | None:
-        mark = self._mark(position)
-        return None if mark is None else _decimal(mark[0])
+        return None if position.mark is None else _decimal(position.mark)
 
     def get_mark_ts(self, position: Position) -> datetime | None:
-        mark = self._mark(position)
-        return None if mark is None else mark[1]
+        return position.mark_ts
 
     @extend_schema_field(DECIMAL)
     def get_market_value(self, position: Position) -> str | None:
-        mark = self._mark(position)
-        return None if mark is None else _decimal(position.qty * mark[0])
+        return None if position.mark is None else _decimal(position.qty * position.mark)
 
     @extend_schema_field(DECIMAL)
     def get_unrealized_pnl(self, position: Position) -> str | None:
-        mark = self._mark(position)
-        return None if mark is None else _decimal((mark[0] - position.avg_price) * position.qty)
+        return (
+            None if position.mark is None else _decimal((position.mark - position.avg_price) * position.qty)
+        )
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -163,7 +156,8 @@ class FillSerializer(serializers.ModelSerializer):
 @extend_schema_view(
     list=extend_schema(
         summary="Positions per strategy version and mode, open ones unless include_flat",
-        description="Each with its mark (the latest stored close), market value and unrealized P&L.",
+        description="Each with its mark (the latest stored close of its symbol in its version's timeframe), "
+        "market value and unrealized P&L.",
     ),
     retrieve=extend_schema(summary="A position"),
 )
@@ -174,19 +168,6 @@ class PositionViewSet(SelectorViewSet):
     ordering = ["strategy_version_id", "mode", "symbol", "id"]
 
     rows, noun = staticmethod(position_list), "position"
-
-    def list(self, request: Request, *args, **kwargs) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self._marked(page, many=True).data)
-
-    def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        return Response(self._marked([self.get_object()], many=False).data)
-
-    def _marked(self, positions: Sequence[Position], many: bool):
-        """The serializer of positions, marked at their symbols' latest closes (one query)."""
-        marks = last_closes_get(symbols={p.symbol for p in positions})
-        context = {**self.get_serializer_context(), "marks": marks}
-        return self.get_serializer(positions if many else positions[0], many=many, context=context)
 
 
 class PositionCloseOutputSerializer(serializers.Serializer):
@@ -224,11 +205,9 @@ class PositionCloseApi(APIView):
         position = position_get(position_id=pk)
         self.check_object_permissions(request, position)
         closed = position_close(position=position, by=request.user)
-        position = position_get(position_id=pk)
-        marks = last_closes_get(symbols=[position.symbol])
         body = PositionCloseOutputSerializer(
-            {"outcome": closed.outcome, "position": position, "order": closed.order},
-            context={"request": request, "marks": marks},
+            {"outcome": closed.outcome, "position": position_get(position_id=pk), "order": closed.order},
+            context={"request": request},
         ).data
         return Response(body, status=status.HTTP_200_OK)
 

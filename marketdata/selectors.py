@@ -79,12 +79,10 @@ def last_close_before(*, instrument: Instrument, timeframe: Timeframe, ts: datet
     return None if close is None else float(close)
 
 
-def last_closes_get(*, symbols, timeframe: Timeframe | None = None) -> dict[str, tuple[Decimal, datetime]]:
-    """The latest stored close of each symbol and its bar's time, in one query: in timeframe, or
-    in any (the freshest price stored). A symbol without a bar is left out."""
-    latest = PriceBar.objects.filter(instrument=OuterRef("pk")).order_by("-ts")
-    if timeframe is not None:
-        latest = latest.filter(timeframe=timeframe)
+def last_closes_get(*, symbols, timeframe: Timeframe) -> dict[str, tuple[Decimal, datetime]]:
+    """The latest stored close of each symbol in timeframe and its bar's time, in one query (a symbol
+    without a bar is left out)."""
+    latest = PriceBar.objects.filter(instrument=OuterRef("pk"), timeframe=timeframe).order_by("-ts")
     rows = (
         Instrument.objects.filter(symbol__in=list(symbols))
         .annotate(close=Subquery(latest.values("close")[:1]), close_ts=Subquery(latest.values("ts")[:1]))
