@@ -46,9 +46,28 @@ def role_groups(request):
         Group.objects.get_or_create(name=name)
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttles(monkeypatch):
+    """Each test starts with no request counted against the API's rates (they live in the cache,
+    which may be Redis and outlive a test)."""
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    counts = LocMemCache("test-throttles", {})
+    counts.clear()
+    monkeypatch.setattr(SimpleRateThrottle, "cache", counts)
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+    """alice, an operator: she reads, runs research and pauses strategies."""
+    from django.contrib.auth.models import Group
+
+    from quantsite.roles import OPERATOR
+
+    alice = django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+    alice.groups.add(Group.objects.get(name=OPERATOR))
+    return alice
 
 
 @pytest.fixture
@@ -142,3 +161,67 @@ def aaa():
     """Two years of synthetic daily AAA bars (seed 7), stored through the ingestion service."""
     _ingest_synthetic("AAA", datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, 23, 59, tzinfo=UTC))
     return "AAA"
+
+
+@pytest.fixture
+def as_role(django_user_model):
+    """as_role(role): an API client logged in as a new user holding role ("viewer", ...)."""
+    from django.contrib.auth.models import Group
+    from rest_framework.test import APIClient
+
+    def client(role: str, username: str | None = None):
+        person = django_user_model.objects.create_user(username=username or f"the-{role}")
+        person.groups.add(Group.objects.get(name=role))
+        api = APIClient()
+        api.force_authenticate(person)
+        api.user = person
+        return api
+
+    return client
+
+
+@pytest.fixture
+def book(promoted, aaa):
+    """book(positions=2): a paper version on the paper broker (its account, one open position per
+    symbol AAA, BBB, ... each bought by a filled order, and a flat one), with AAA's bars stored. The
+    version; each call makes another one (its own name)."""
+    from decimal import Decimal
+
+    from execution.models import Fill, Order, Position, TradingAccount
+    from strategies.core.config import StrategyConfig
+
+    made = []
+
+    def make(positions: int = 2):
+        name = f"book{len(made) + 1}"
+        version = promoted(StrategyConfig(strategy="momentum", name=name, universe=["AAA"]), "paper")
+        TradingAccount.objects.create(
+            strategy_version=version, mode="paper", broker="simulated", initial_capital=10_000, cash=9_000
+        )
+        symbols = ["AAA"] + [f"S{n:03d}" for n in range(1, positions)]
+        ts = datetime(2024, 12, 30, tzinfo=UTC)
+        for n, symbol in enumerate(symbols, start=1):
+            order = Order.objects.create(
+                client_order_id=f"{name}-{symbol}",
+                strategy_version=version,
+                mode="paper",
+                broker="simulated",
+                symbol=symbol,
+                side="buy",
+                qty=Decimal(n),
+                status="filled",
+                filled_qty=Decimal(n),
+                avg_fill_price=Decimal(100),
+                signal=f"enter {symbol}",
+            )
+            Fill.objects.create(
+                order=order, execution_id=f"x-{name}-{symbol}", qty=n, notional=100 * n, price=100, ts=ts
+            )
+            Position.objects.create(
+                strategy_version=version, mode="paper", symbol=symbol, qty=Decimal(n), avg_price=Decimal(100)
+            )
+        Position.objects.create(strategy_version=version, mode="paper", symbol="ZZZ", qty=0, avg_price=0)
+        made.append(version)
+        return version
+
+    return make

@@ -20,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from backtests.choices import RunKind, RunStatus
 from backtests.core.results import BacktestConfig, PerformanceMetrics
@@ -41,6 +42,7 @@ from backtests.services import (
     backtest_run_create,
     backtest_run_enqueue,
     strategy_config_from_dict,
+    version_backtest_create,
 )
 from backtests.walkforward_services import (
     OBJECTIVES,
@@ -51,18 +53,12 @@ from backtests.walkforward_services import (
 from marketdata.choices import TimeframeChoices
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range
+from quantsite.schema import ErrorSerializer
+from strategies.selectors import strategy_version_get
 
 DEFAULTS = BacktestConfig()
 # The BacktestConfig fields a request gives as they are (dates and timeframe are converted).
 SIMULATION_FIELDS = ("initial_capital", *COST_FIELDS, "max_participation", "fill_timing", "risk_free_rate")
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The shape of every error answer (quantsite.errors)."""
-
-    error = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
 
 
 def _metric_field(field: dataclasses.Field) -> serializers.Field:
@@ -227,21 +223,11 @@ class WalkForwardRunDetailSerializer(WalkForwardRunSerializer):
         read_only_fields = fields
 
 
-class BacktestRunInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
-    strategy = serializers.CharField(
-        max_length=64, help_text="momentum, mean_reversion, buy_and_hold, ml_classifier, ..."
-    )
-    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
-    timeframe = serializers.ChoiceField(choices=TimeframeChoices.choices, default=Timeframe.D1.value)
+class SimulationInputSerializer(serializers.Serializer):
+    """The span and the simulation of a backtest: what a strategy version's backtest is given."""
+
     start = serializers.DateField(required=False, allow_null=True, default=None, help_text="first day, UTC")
     end = serializers.DateField(required=False, allow_null=True, default=None, help_text="last day, UTC")
-    parameters = serializers.DictField(required=False, default=dict, help_text="the strategy's parameters")
-    sizing = serializers.DictField(
-        required=False, default=dict, help_text="mode, value, whole_shares, atr_period, atr_multiple"
-    )
-    risk = serializers.DictField(required=False, default=dict, help_text="allow_short, max_position_pct")
     initial_capital = _money(DEFAULTS.initial_capital, min_value=0)
     commission_per_trade = _money(DEFAULTS.commission_per_trade, min_value=0)
     commission_per_share = _money(DEFAULTS.commission_per_share, min_value=0)
@@ -254,6 +240,21 @@ class BacktestRunInputSerializer(serializers.Serializer):
     )
     fill_timing = serializers.ChoiceField(choices=FILL_TIMINGS, default=DEFAULTS.fill_timing)
     risk_free_rate = serializers.FloatField(required=False, default=DEFAULTS.risk_free_rate)
+
+
+class BacktestRunInputSerializer(SimulationInputSerializer):
+    kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
+    strategy = serializers.CharField(
+        max_length=64, help_text="momentum, mean_reversion, buy_and_hold, ml_classifier, ..."
+    )
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
+    timeframe = serializers.ChoiceField(choices=TimeframeChoices.choices, default=Timeframe.D1.value)
+    parameters = serializers.DictField(required=False, default=dict, help_text="the strategy's parameters")
+    sizing = serializers.DictField(
+        required=False, default=dict, help_text="mode, value, whole_shares, atr_period, atr_multiple"
+    )
+    risk = serializers.DictField(required=False, default=dict, help_text="allow_short, max_position_pct")
 
 
 class WalkForwardRunInputSerializer(BacktestRunInputSerializer):
@@ -489,3 +490,29 @@ class WalkForwardRunViewSet(RecordedRunViewSet):
 
     def get_queryset(self):
         return walk_forward_run_list()
+
+
+class StrategyBacktestApi(APIView):
+    @extend_schema(
+        summary="Backtest a strategy version on its own config and risk policy (operator)",
+        description=(
+            "Once a backtest was approved for it (backtest_approved or a later stage; 403 before): its "
+            "config, its timeframe and universe, under the risk policy it trades under; the span and "
+            "costs as given. The first run done makes a backtest_approved version backtested. Queued on "
+            "the backtests queue; answered 202 with the run (poll its url)."
+        ),
+        request=SimulationInputSerializer,
+        responses={202: BacktestRunDetailSerializer},
+    )
+    def post(self, request, pk):
+        version = strategy_version_get(version_id=pk)
+        self.check_object_permissions(request, version)
+        data = SimulationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        timeframe = version.config.get("timeframe", Timeframe.D1.value)
+        config = backtest_config_of({**data.validated_data, "timeframe": timeframe})
+        run = version_backtest_create(version=version, backtest_config=config, requested_by=request.user)
+        backtest_run_enqueue(run=run)
+        run.refresh_from_db()  # with eager tasks (no broker) it has run already
+        body = BacktestRunDetailSerializer(run, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)

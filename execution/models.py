@@ -4,6 +4,7 @@ Money and quantities are Decimals. An order is stored (NEW, with its client_orde
 sent, so a crash between the two never loses or duplicates it.
 """
 
+from django.conf import settings
 from django.db import models
 
 from execution.choices import (
@@ -85,6 +86,15 @@ class Position(models.Model):
     qty = models.DecimalField(**QTY, default=0, help_text="Signed: negative when short.")
     avg_price = models.DecimalField(**AVERAGE, default=0)
     realized_pnl = models.DecimalField(**MONEY, default=0)
+    close_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A person asked to close it and the broker's orders live in the running session (the "
+        "paper broker): the session sends the closing order at its next bar, then clears this.",
+    )
+    close_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -128,14 +128,16 @@ def sessions_lost_mark(*, now: datetime | None = None) -> list[TradingSessionRec
 
 
 def sessions_ensure(*, start: Callable[[StrategyVersion, str, str], None]) -> list[Ensured]:
-    """start(version, mode, broker) for every version whose stage lets it trade and that has no
-    session running; the broker is the mode's (PAPER_BROKER, LIVE_BROKER)."""
+    """start(version, mode, broker) for every enabled version whose stage lets it trade and that has
+    no session running; the broker is the mode's (PAPER_BROKER, LIVE_BROKER)."""
     sessions_lost_mark()
     running = set(
         TradingSessionRecord.objects.filter(status=Running).values_list("strategy_version_id", "mode")
     )
     ensured = []
-    for version in StrategyVersion.objects.filter(stage__in=list(MODE_OF_STAGE)).order_by("pk"):
+    # A disabled version is an operator's choice, not a refusal: it is passed over, unreported.
+    versions = StrategyVersion.objects.filter(stage__in=list(MODE_OF_STAGE), enabled=True)
+    for version in versions.order_by("pk"):
         mode = MODE_OF_STAGE[StrategyStage(version.stage)]
         if (version.pk, mode) in running:
             continue

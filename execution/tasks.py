@@ -27,9 +27,10 @@ def trading_session_task(
     version_id: int, mode: str, broker: str = "simulated", capital: str = "10000"
 ) -> int:
     """Run a strategy version's session on this worker: every new stored bar is traded as its
-    ingestion is announced, for as long as the version's stage allows the mode (retiring it, or
-    an edit sending it back to draft, ends the session). It claims (version, mode) first (none
-    starts while another runs) and beats while it runs (session_services). The steps traded."""
+    ingestion is announced, for as long as the version's stage allows the mode and it is enabled
+    (retiring or disabling it, or an edit sending it back to draft, ends the session). It claims
+    (version, mode) first (none starts while another runs) and beats while it runs
+    (session_services). The steps traded."""
     version = StrategyVersion.objects.get(pk=version_id)
     record = session_claim(
         version=version, mode=mode, broker=broker, host=f"{socket.gethostname()}:{os.getpid()}"
@@ -60,9 +61,12 @@ def trading_session_task(
             if not session_beat(record=record, steps=len(session.runner.steps)):
                 why_stopped = "marked lost: another session may start"
                 return True
-        version.refresh_from_db(fields=["stage"])
+        version.refresh_from_db(fields=["stage", "enabled"])
         if version.stage not in STAGES[mode]:
             why_stopped = f"the version is {version.stage}"
+            return True
+        if not version.enabled:
+            why_stopped = "the version was disabled"
             return True
         return False
 

@@ -38,6 +38,13 @@ from execution.core.portfolio import Portfolio
 from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
 from execution.models import Position, TradingAccount
+from execution.position_services import (
+    closing_order,
+    position_close_done,
+    position_closes_take,
+    refusal_text,
+    working_orders_cancel,
+)
 from execution.reconciliation_services import reconcile
 from execution.services import Later, OrderSpec, Progress, account_open, order_place, orders_progress
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
@@ -78,6 +85,8 @@ def trading_check(*, version: StrategyVersion, mode: str, broker: str) -> None:
     if version.stage not in STAGES[mode]:
         allowed = " or ".join(sorted(STAGES[mode]))
         missing.append(f"the version is {version.stage}, not {allowed}")
+    if not version.enabled:
+        missing.append("the version is disabled")
     if trading_state_get(version=version) == TradingState.HALTED:
         missing.append("trading is HALTED (the kill switch); leaving it needs an approved reset")
     if mode == TradingMode.LIVE:
@@ -210,6 +219,7 @@ class TradingSession:
         report = self.runner.on_bars(bars)
         if states.flatten_requested:
             self._flatten(report.ts)
+        self._close_requested(report.ts)
         if ADVANCES.get(self.version.stage) == STARTED[self.mode]:
             strategy_version_advance(version=self.version, to=STARTED[self.mode], actor=self.actor)
         return report
@@ -223,6 +233,22 @@ class TradingSession:
             order = CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, reason="kill switch: flatten")
             self._send(order, f"flatten {symbol} {ts.isoformat()}")
         flatten_done(version=self.version, orders=len(held), by=self.actor)
+
+    def _close_requested(self, ts: datetime) -> None:
+        """People asked to close positions (position_close): the symbol's working orders cancelled, then
+        a reduce-only market order for what the session holds, checked by its risk manager, once."""
+        for position in position_closes_take(version=self.version, mode=self.mode):
+            working_orders_cancel(client=self.client, symbol=position.symbol)
+            held = self.portfolio.position(position.symbol)
+            if not held:
+                position_close_done(position=position, by=position.close_requested_by, refused="nothing held")
+                continue
+            order = closing_order(symbol=position.symbol, qty=held)
+            decision = self.risk.check_order(order, self.portfolio)
+            if decision.approved:
+                self._send(order, f"close {position.symbol} {ts.isoformat()}")
+            refused = "" if decision.approved else refusal_text(decision)
+            position_close_done(position=position, by=position.close_requested_by, refused=refused)
 
     def _marked(self, bar: PriceBar) -> None:
         self.portfolio.mark(bar.symbol, bar.close)

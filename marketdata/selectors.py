@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db.models import Exists, FloatField, Max, OuterRef, QuerySet, TextField
+from django.db.models import Exists, FloatField, Max, OuterRef, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 
 from marketdata.core.bars import RejectedRow, Timeframe, bar_frame, empty_bar_frame
@@ -76,6 +77,18 @@ def last_close_before(*, instrument: Instrument, timeframe: Timeframe, ts: datet
         .first()
     )
     return None if close is None else float(close)
+
+
+def last_closes_get(*, symbols, timeframe: Timeframe) -> dict[str, tuple[Decimal, datetime]]:
+    """The latest stored close of each symbol in timeframe and its bar's time, in one query (a symbol
+    without a bar is left out)."""
+    latest = PriceBar.objects.filter(instrument=OuterRef("pk"), timeframe=timeframe).order_by("-ts")
+    rows = (
+        Instrument.objects.filter(symbol__in=list(symbols))
+        .annotate(close=Subquery(latest.values("close")[:1]), close_ts=Subquery(latest.values("ts")[:1]))
+        .values_list("symbol", "close", "close_ts")
+    )
+    return {symbol: (close, ts) for symbol, close, ts in rows if close is not None}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from collections.abc import Iterable
 
 from django.db import connections, models, router
 
+from marketdata.core.errors import NotFound
+
 
 def rows_update(rows: Iterable[models.Model], fields: list[str]) -> None:
     """Write `fields` of each row (all of one model) by primary key, in one executemany (pipelined
@@ -23,3 +25,12 @@ def rows_update(rows: Iterable[models.Model], fields: list[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def row_get(queryset: models.QuerySet, pk, what: str):
+    """The row of queryset with primary key pk (an int, or text holding one); NotFound naming what
+    ("position") otherwise."""
+    try:
+        return queryset.get(pk=int(pk))
+    except (queryset.model.DoesNotExist, TypeError, ValueError):
+        raise NotFound(f"no {what} #{pk}") from None

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "quantsite.middleware.api_nul_refusal",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -232,27 +233,51 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON in: a request body is a JSON document (the browsable API still renders for a browser).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # By role (quantsite.roles): reading needs viewer, writing operator; views that need more say so.
+    "DEFAULT_PERMISSION_CLASSES": ["quantsite.permissions.OperatorWrites"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "quantsite.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Writes per user and unauthenticated requests per address; authenticated reads are never
+    # throttled. "60/min", "1000/hour", ...
+    "DEFAULT_THROTTLE_CLASSES": [
+        "quantsite.throttles.WriteRateThrottle",
+        "quantsite.throttles.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": env.str("API_THROTTLE_WRITES", default="60/min"),
+        "anon": env.str("API_THROTTLE_ANON", default="30/min"),
+    },
+    # The proxies in front of the web tier: the client's address is that many from the end of
+    # X-Forwarded-For (0: the connection's own address, which a client cannot forge).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    "DEFAULT_SCHEMA_CLASS": "quantsite.schema.QuantAutoSchema",
     "EXCEPTION_HANDLER": "quantsite.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quant platform API",
     "DESCRIPTION": "Market data, research runs, strategies, risk controls and execution.",
     "VERSION": "1.0.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["quantsite.permissions.ViewerReads"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are tagged by the path's first part after it: strategies, positions, controls, ...
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Choice sets whose field name ("status") other components use with other values.
     "ENUM_NAME_OVERRIDES": {
+        "RunKindEnum": "backtests.choices.RunKind",
+        "ApprovalKindEnum": "strategies.choices.ApprovalKind",
+        "TradingStateEnum": "risk.models.TRADING_STATE_CHOICES",
+        "RiskPolicySourceEnum": ["version", "global", "default"],
+        "RunSourceEnum": "backtests.choices.DataSource",
         "BacktestRunStatusEnum": "backtests.choices.RunStatus",
         "ModelStatusEnum": "strategies.choices.ModelStatus",
         "HealthStatusEnum": "monitoring.choices.HealthStatus",

@@ -17,3 +17,4 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", PrometheusMetricsApi.as_view(), name="prometheus-metrics"),
 ]
+handler404 = "quantsite.errors.api_not_found"

@@ -8,6 +8,7 @@ from risk.core.state import TradingState
 from strategies.models import Approval
 
 GLOBAL = "global"
+TRADING_STATE_CHOICES = [(s.value, s.value) for s in TradingState]
 
 
 class RiskPolicyRecord(models.Model):
@@ -34,9 +35,7 @@ class TradingStateRecord(models.Model):
     """A scope's trading state now (its history is in the audit trail)."""
 
     scope = models.CharField(max_length=32, unique=True, help_text='"global" or "version:<id>"')
-    state = models.CharField(
-        max_length=16, choices=[(s.value, s.value) for s in TradingState], default=TradingState.ACTIVE
-    )
+    state = models.CharField(max_length=16, choices=TRADING_STATE_CHOICES, default=TradingState.ACTIVE)
     reason = models.TextField(blank=True)
     flatten_requested = models.BooleanField(
         default=False, help_text="The kill switch asked for positions to be closed (by the running session)."

@@ -1,7 +1,9 @@
-"""Reads of the risk app: the trading states of every scope at once (for lists of strategies)."""
+"""Reads of the risk app: scopes, trading states (every scope's at once, for lists of strategies) and
+the policy record in force."""
 
 from risk.core.state import TradingState, strictest
-from risk.models import GLOBAL, TradingStateRecord
+from risk.models import GLOBAL, RiskPolicyRecord, TradingStateRecord
+from strategies.models import StrategyVersion
 
 
 def trading_state_records_get() -> dict[str, TradingStateRecord]:
@@ -14,3 +16,28 @@ def effective_state(records: dict[str, TradingStateRecord], scope: str) -> Tradi
     """The state a scope trades under: the stricter of the platform's and its own."""
     states = [TradingState(records[s].state) for s in (GLOBAL, scope) if s in records]
     return strictest(*states)
+
+
+# --- the API's reads: a scope's name, the platform's state, the policy record in force ------------
+
+
+def scope_of(version: StrategyVersion | None) -> str:
+    return GLOBAL if version is None else f"version:{version.pk}"
+
+
+def platform_state_get() -> TradingState:
+    """The platform's own state (ACTIVE when it has no record yet), in one query."""
+    state = TradingStateRecord.objects.filter(scope=GLOBAL).values_list("state", flat=True).first()
+    return TradingState(state or TradingState.ACTIVE)
+
+
+def risk_policy_record_get(*, version: StrategyVersion | None = None) -> RiskPolicyRecord | None:
+    """The record of the policy a scope trades under (risk.services.risk_policy_get): a version's
+    own, else the global one; None when the default applies."""
+    scopes = [GLOBAL] if version is None else [scope_of(version), GLOBAL]
+    for scope in scopes:
+        records = RiskPolicyRecord.objects.filter(scope=scope).select_related("created_by")
+        record = records.order_by("-version").first()
+        if record is not None:
+            return record
+    return None

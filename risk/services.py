@@ -31,15 +31,11 @@ from quantsite.roles import OPERATOR, role_require
 from risk.core.policy import RiskPolicy
 from risk.core.state import TradingState, strictest
 from risk.models import GLOBAL, RiskPolicyRecord, TradingStateRecord
+from risk.selectors import scope_of
 from strategies.choices import ApprovalKind
 from strategies.core.types import OrderStatus
 from strategies.lifecycle_services import ApprovalEffect, approval_effect_register, approval_request
 from strategies.models import Approval, StrategyVersion
-
-
-def scope_of(version: StrategyVersion | None) -> str:
-    return GLOBAL if version is None else f"version:{version.pk}"
-
 
 # --- policies --------------------------------------------------------------------------------------
 

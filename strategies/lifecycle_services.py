@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from marketdata.core.errors import Conflict, Forbidden, InvalidInput
 from quantsite.audit import audit
-from quantsite.roles import ADMIN, OPERATOR, RISK_OFFICER, user_roles
+from quantsite.roles import ADMIN, OPERATOR, RISK_OFFICER, role_require, user_roles
 from strategies.choices import ApprovalDecision, ApprovalKind, StrategyStage
 from strategies.core.config import StrategyConfig
 from strategies.models import Approval, StrategyVersion, TrainedModel
@@ -150,6 +150,28 @@ def strategy_version_retire(*, version: StrategyVersion, by, reason: str) -> Str
         version.stage = StrategyStage.RETIRED
         version.save(update_fields=["stage", "updated_at"])
         audit(actor=by, action="strategy_version.retire", subject=version, summary=f"{version}: {reason}")
+    return version
+
+
+def strategy_version_enable(
+    *, version: StrategyVersion, enabled: bool, by, reason: str = ""
+) -> StrategyVersion:
+    """Switch a version on or off (an operator's act). A disabled version gets no trading session and
+    its running one stops at its next look; its stage and approvals are untouched, so enabling it
+    again lets it trade where it was. Setting what is already set changes nothing."""
+    role_require(by, OPERATOR, "enable or disable a strategy")
+    if version.enabled == enabled:
+        return version
+    with transaction.atomic():
+        version.enabled = enabled
+        version.save(update_fields=["enabled", "updated_at"])
+        word = "enabled" if enabled else "disabled"
+        audit(
+            actor=by,
+            action=f"strategy_version.{'enable' if enabled else 'disable'}",
+            subject=version,
+            summary=f"{version} {word}" + (f": {reason}" if reason else ""),
+        )
     return version
 
 

@@ -78,6 +78,11 @@ class StrategyVersion(models.Model):
     model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     model_hash = models.CharField(max_length=64, blank=True)
     stage = models.CharField(max_length=24, choices=StrategyStage.choices, default=StrategyStage.DRAFT)
+    enabled = models.BooleanField(
+        default=True,
+        help_text="An operator's switch: a disabled version gets no trading session, and a running one "
+        "stops at its next look. Its stage and approvals stay as they are.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

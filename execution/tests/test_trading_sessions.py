@@ -145,3 +145,49 @@ def test_the_schedule_needs_a_worker_to_host_sessions(promoted, settings):
 
     assert trading_sessions_ensure_task() == []
     assert not TradingSessionRecord.objects.exists()
+
+
+def test_a_disabled_version_gets_no_session_and_its_running_one_stops(
+    people, promoted, alerts, monkeypatch, settings
+):
+    from execution import tasks
+    from execution.trading_services import trading_check
+    from marketdata.core.errors import Forbidden
+    from strategies.lifecycle_services import strategy_version_enable
+
+    _ingest_synthetic("AAA", datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 12, 29, tzinfo=UTC))
+    version = promoted(config("on_paper"))
+    live = tasks.trading_session_live
+
+    def disabled_at_the_second_look(*, stop, **kwargs):
+        looks = []
+
+        def looked() -> bool:
+            looks.append(1)
+            if len(looks) == 2:
+                strategy_version_enable(version=version, enabled=False, by=people["olga"])
+            return stop()
+
+        return live(stop=looked, **{**kwargs, "wait_seconds": 0.01})
+
+    monkeypatch.setattr(tasks, "trading_session_live", disabled_at_the_second_look)
+
+    assert tasks.trading_session_task.delay(version.pk, "paper").get() == 0
+
+    record = TradingSessionRecord.objects.get()
+    assert (record.status, record.reason) == ("stopped", "the version was disabled")
+    started = []
+    assert sessions_ensure(start=lambda version, mode, broker: started.append(version.pk)) == []
+    assert started == []
+    version.refresh_from_db()
+    with pytest.raises(Forbidden, match="the version is disabled"):
+        trading_check(version=version, mode="paper", broker="simulated")
+
+    strategy_version_enable(version=version, enabled=True, by=people["otto"])
+    sessions_ensure(start=lambda version, mode, broker: started.append(version.pk))
+    assert started == [version.pk]
+    switched = AuditRecord.objects.filter(action__in=["strategy_version.disable", "strategy_version.enable"])
+    assert list(switched.order_by("id").values_list("action", "actor__username")) == [
+        ("strategy_version.disable", "olga"),
+        ("strategy_version.enable", "otto"),
+    ]

@@ -159,3 +159,26 @@ def test_the_audit_trail_cannot_be_changed_or_deleted(people):
     with pytest.raises(Conflict, match="never changed"):
         AuditRecord.objects.update(summary="")
     assert AuditRecord.objects.get().summary.startswith("momentum_v1 v1")
+
+
+def test_enabling_and_disabling_is_an_operators_act_and_changes_nothing_when_already_set(people):
+    from strategies.lifecycle_services import strategy_version_enable
+
+    config = StrategyConfig(strategy="momentum", name="switch")
+    version = strategy_version_create(config=config, created_by=None)
+
+    with pytest.raises(Forbidden, match="to enable or disable a strategy needs the role operator"):
+        strategy_version_enable(version=version, enabled=False, by=people["vic"])
+    strategy_version_enable(version=version, enabled=True, by=people["alice"])  # already enabled
+    strategy_version_enable(version=version, enabled=False, by=people["alice"], reason="bad fills")
+
+    version.refresh_from_db()
+    assert (version.enabled, version.stage) == (False, "draft")
+    assert list(
+        AuditRecord.objects.filter(subject_id=str(version.pk), action__startswith="strategy_version.")
+        .order_by("id")
+        .values_list("action", "summary")
+    ) == [
+        ("strategy_version.create", "switch v1 (draft) created"),
+        ("strategy_version.disable", "switch v1 (draft) disabled: bad fills"),
+    ]

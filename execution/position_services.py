@@ -1,0 +1,184 @@
+"""Closing a position on a person's request: the version's orders working on the symbol cancelled,
+then a reduce-only market order for the whole quantity, checked by the version's risk manager (its
+policy and the trading states in force) and sent through the OMS.
+
+Through a real broker (Alpaca, IB) the order is stored and sent at once. The simulated paper
+broker's orders live in the running session's process, so there the request is recorded on the
+position and the session sends the order at its next bar (position_closes_take), checked again by
+its own risk manager, as it does for the kill switch's flatten request.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from execution.brokers import broker_client_build
+from execution.choices import BrokerName
+from execution.core.brokers.base import BrokerClient
+from execution.models import OPEN_STATUSES, Order, Position, TradingAccount
+from execution.services import OrderSpec, order_cancel, order_create, order_submit
+from marketdata.core.bars import Timeframe
+from marketdata.core.errors import Conflict
+from marketdata.selectors import last_closes_get
+from quantsite.audit import audit
+from quantsite.roles import OPERATOR, role_require
+from risk.core.manager import Decision, PolicyRiskManager
+from risk.services import risk_policy_get, trading_states_get
+from strategies.core.types import Order as CoreOrder
+from strategies.core.types import OrderType, Side, TimeInForce
+
+CLOSE_REASON = "position close"
+
+
+@dataclass(frozen=True)
+class PositionClose:
+    """What a close did: the order sent (a real broker), or the request left for the session."""
+
+    position: Position
+    order: Order | None
+
+    @property
+    def outcome(self) -> str:
+        return "requested" if self.order is None else "sent"
+
+
+def closing_order(*, symbol: str, qty: float) -> CoreOrder:
+    """The order that closes a signed quantity: a reduce-only market order for all of it."""
+    side = Side.SELL if qty > 0 else Side.BUY
+    return CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, tif=TimeInForce.DAY, reason=CLOSE_REASON)
+
+
+def refusal_text(decision: Decision) -> str:
+    return "; ".join(r.message for r in decision.reasons)
+
+
+def position_close(*, position: Position, by) -> PositionClose:
+    """Close the position (an operator's act, in the audit trail). Refused (Conflict) when it is flat,
+    when a close of it is already under way, or when the risk manager refuses the order (HALTED: the
+    kill switch's flatten is the way out then), with the manager's reasons."""
+    role_require(by, OPERATOR, "close a position")
+    if not position.qty:
+        raise Conflict(f"{position.symbol} of {position.strategy_version} is flat: nothing to close")
+    account = TradingAccount.objects.filter(
+        strategy_version_id=position.strategy_version_id, mode=position.mode
+    ).first()
+    if account is None:
+        raise Conflict(f"{position.strategy_version} has no {position.mode} account to close it in")
+    if position.close_requested_at is not None:
+        raise Conflict(f"a close of {position.symbol} was already requested at {position.close_requested_at}")
+    working = list(
+        Order.objects.filter(
+            strategy_version_id=position.strategy_version_id,
+            mode=position.mode,
+            symbol=position.symbol,
+            status__in=OPEN_STATUSES,
+        )
+    )
+    closing = next((o for o in working if o.reason == CLOSE_REASON), None)
+    if closing is not None:
+        raise Conflict(f"a close of {position.symbol} is already working: {closing}")
+
+    order = closing_order(symbol=position.symbol, qty=float(position.qty))
+    decision = _risk_check(position, order)
+    version = position.strategy_version
+    if not decision.approved:
+        audit(
+            actor=by,
+            action="position.close_refused",
+            subject=position,
+            summary=f"{version} {position.symbol}: {refusal_text(decision)}",
+            codes=[str(r.code) for r in decision.reasons],
+        )
+        raise Conflict(
+            f"the risk manager refuses to close {position.symbol}: {refusal_text(decision)}",
+            details={"reasons": [{"code": str(r.code), "message": r.message} for r in decision.reasons]},
+        )
+
+    if account.broker == BrokerName.SIMULATED:
+        # Its broker lives in the running session: the session sends the order at its next bar.
+        with transaction.atomic():
+            position.close_requested_at, position.close_requested_by = timezone.now(), by
+            position.save(update_fields=["close_requested_at", "close_requested_by", "updated_at"])
+            audit(
+                actor=by,
+                action="position.close_request",
+                subject=position,
+                summary=f"{version} {position.mode}: close {position.qty} {position.symbol} at the next bar",
+            )
+        return PositionClose(position, None)
+
+    client = broker_client_build(broker=account.broker, mode=position.mode, capital=0.0)
+    for other in working:  # nothing of the version's left working on the symbol reopens it
+        order_cancel(order=other, client=client, actor=by, reason=CLOSE_REASON)
+    spec = OrderSpec(
+        symbol=position.symbol,
+        side=order.side,
+        qty=abs(position.qty),
+        order_type=OrderType.MARKET,
+        tif=TimeInForce.DAY,
+        reason=CLOSE_REASON,
+    )
+    stored = order_create(
+        version=version,
+        mode=position.mode,
+        broker=account.broker,
+        spec=spec,
+        signal=f"close {position.symbol} {timezone.now().isoformat()}",
+        actor=by,
+    )
+    audit(actor=by, action="position.close", subject=position, summary=f"{version}: {stored}")
+    return PositionClose(position, order_submit(order=stored, client=client, actor=by))
+
+
+def _risk_check(position: Position, order: CoreOrder) -> Decision:
+    """The version's risk manager on the order: its policy, the trading states in force, and its
+    account as the OMS keeps it, marked at the latest stored closes (the average price where a symbol
+    has no bar)."""
+    from execution.trading_services import OmsPortfolio  # the session imports this module
+
+    version = position.strategy_version
+    manager = PolicyRiskManager(risk_policy_get(version=version), strategy=str(version))
+    states = trading_states_get(version=version)
+    manager.set_external_state(states.platform, states.version)
+    portfolio = OmsPortfolio(version, position.mode)
+    timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
+    closes = last_closes_get(symbols=portfolio.positions, timeframe=timeframe)
+    for symbol, held in portfolio.positions.items():
+        portfolio.mark(symbol, float(closes[symbol][0]) if symbol in closes else held.avg_price)
+    manager.on_step(timezone.now(), portfolio.equity, new_session=True)
+    return manager.check_order(order, portfolio)
+
+
+def working_orders_cancel(*, client: BrokerClient, symbol: str) -> None:
+    """Cancel every order working at client on symbol (a session's paper broker holds only its
+    version's): a close leaves nothing that would reopen the position."""
+    for order in client.get_open_orders():
+        if order.symbol == symbol:
+            client.cancel_order(order.client_order_id)
+
+
+def position_closes_take(*, version, mode: str) -> list[Position]:
+    """The positions of a session whose close was requested (with who asked, close_requested_by),
+    their requests cleared as they are taken: the session sends each order once."""
+    requested = list(
+        Position.objects.filter(
+            strategy_version=version, mode=mode, close_requested_at__isnull=False
+        ).select_related("close_requested_by", "strategy_version")
+    )
+    if requested:
+        Position.objects.filter(pk__in=[p.pk for p in requested]).update(
+            close_requested_at=None, close_requested_by=None
+        )
+    return requested
+
+
+def position_close_done(*, position: Position, by, refused: str = "") -> None:
+    """A session carried a requested close out, or refused it (refused: why)."""
+    audit(
+        actor=by,
+        action="position.close_refused" if refused else "position.close",
+        subject=position,
+        summary=f"{position.strategy_version} {position.mode}: close {position.symbol} "
+        + (f"refused: {refused}" if refused else "sent"),
+    )

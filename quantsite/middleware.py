@@ -1,0 +1,31 @@
+"""Middleware of the web tier."""
+
+from urllib.parse import unquote_to_bytes
+
+from django.http import JsonResponse
+
+NUL = b"\x00"
+JSON_NUL = b"\\u0000"
+
+
+def api_nul_refusal(get_response):
+    """A request to the API with a NUL character (in its path, query or body) is refused with 400
+    in the error shape: no text column or JSON document PostgreSQL stores may hold one, and a query
+    with one would fail there as a server error."""
+
+    def middleware(request):
+        if request.path.startswith("/api/") and _has_nul(request):
+            body = {"error": "invalid_input", "message": "a NUL character is not accepted", "details": {}}
+            return JsonResponse(body, status=400)
+        return get_response(request)
+
+    return middleware
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path or NUL in unquote_to_bytes(request.META.get("QUERY_STRING", "")):
+        return True
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    body = request.body
+    return NUL in body or JSON_NUL in body
