@@ -16,9 +16,12 @@ from marketdata.core.errors import ApplicationError
 from quantsite.roles import ROLES, has_role
 
 NAV = [
+    ("Overview", "overview"),
     ("Strategies", "strategy-list"),
+    ("Positions", "positions"),
     ("Runs", "run-list"),
     ("Controls", "controls"),
+    ("System health", "system-health"),
 ]
 
 

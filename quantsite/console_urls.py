@@ -3,10 +3,16 @@
 from django.urls import path
 
 from backtests import views as backtests
+from execution import views as execution
+from monitoring import views as monitoring
 from risk import views as risk
 from strategies import views as strategies
 
 urlpatterns = [
+    path("overview/", monitoring.overview, name="overview"),
+    path("health/", monitoring.system_health, name="system-health"),
+    path("positions/", execution.positions, name="positions"),
+    path("positions/<int:pk>/close/", execution.position_close_view, name="position-close-page"),
     path("strategies/", strategies.strategy_list, name="strategy-list"),
     path("strategies/<int:pk>/", strategies.strategy_detail, name="strategy-detail"),
     path("strategies/<int:pk>/promote/", strategies.strategy_promote, name="strategy-promote"),

@@ -7,7 +7,7 @@ from monitoring.api import PrometheusMetricsApi
 from monitoring.views import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="strategy-list", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="overview", permanent=False)),
     path("", include("quantsite.console_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -47,7 +47,7 @@ def login(chromium, live_server, people):
         page.fill("input[name=username]", name)
         page.fill("input[name=password]", f"pw-{name}-123")
         page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/strategies/")
+        page.wait_for_url(f"{live_server.url}/overview/")
         pages.append(page)
         return page
 
@@ -59,6 +59,16 @@ def login(chromium, live_server, people):
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_log_in_and_see_the_overview_numbers(login, book):
+    book(positions=2)
+    page = login("vera")
+
+    assert page.inner_text("h1") == "Overview"
+    assert page.inner_text("[data-figure=positions-paper]") == "2"
+    assert page.inner_text("#overview-state") == "active"
+    shot(page, "overview")
 
 
 def test_start_a_backtest_and_watch_it_finish(login, live_server, aaa, artifacts):
@@ -82,6 +92,7 @@ def test_a_second_person_approves_a_promotion(login, promoted):
         StrategyConfig(strategy="momentum", name="browser_momentum", universe=["AAA"]), "backtested"
     )
     olga = login("olga")
+    olga.click("nav >> text=Strategies")
     olga.click("text=browser_momentum v1")
     olga.click("text=Request approval to paper_approved")
     assert "requested: a second person decides it" in olga.inner_text(".messages")
@@ -91,7 +102,8 @@ def test_a_second_person_approves_a_promotion(login, promoted):
     otto.goto(olga.url)
     otto.click("button[value=approve]")
 
-    otto.wait_for_selector(".badge.approved")
+    otto.wait_for_selector(".messages li.success")
+    assert otto.locator(".badge.pending").count() == 0
     version.refresh_from_db()
     assert version.stage == "paper_approved"
     shot(otto, "promotion-approved")
@@ -113,6 +125,8 @@ def test_engage_the_kill_switch_and_see_the_state_change(login, promoted):
     assert page.locator("text=Request a reset").count() == 1  # the platform's: the strategy trades under it
     assert page.locator("#states td .badge.halted").count() == 1
     shot(page, "kill-switch-engaged")
+    page.click("nav >> text=Overview")
+    assert page.inner_text("#overview-state") == "halted"
 
 
 def test_a_viewer_sees_no_action(login):

@@ -59,4 +59,4 @@ def test_an_unexpected_exception_is_left_to_django():
 def test_the_site_root_leads_to_the_console(client):
     response = client.get("/")
 
-    assert (response.status_code, response["Location"]) == (302, "/strategies/")
+    assert (response.status_code, response["Location"]) == (302, "/overview/")
