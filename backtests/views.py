@@ -4,7 +4,6 @@ runs side by side."""
 
 import json
 
-import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +17,7 @@ from backtests.selectors import backtest_run_list, walk_forward_progress, walk_f
 from backtests.services import backtest_run_create, backtest_run_enqueue
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
-from quantsite.console import action, partial
+from quantsite.console import action, equity_chart, partial
 from quantsite.roles import OPERATOR
 from strategies.core.registry import strategy_names
 
@@ -115,25 +114,12 @@ def run_compare(request):
 
 
 def _curves_chart(runs: list[BacktestRun]) -> str:
-    """Equity curves and drawdowns of runs, as a plotly figure (plotly.js served from static)."""
-    figure = go.Figure()
-    for run in runs:
-        ts = [p["ts"] for p in run.equity_curve]
-        equity = [p["equity"] for p in run.equity_curve]
-        peak, drawdown = float("-inf"), []
-        for value in equity:
-            peak = max(peak, value)
-            drawdown.append((value / peak - 1) * 100 if peak > 0 else 0.0)
-        figure.add_trace(go.Scatter(x=ts, y=equity, name=f"#{run.pk} equity", mode="lines"))
-        figure.add_trace(go.Scatter(x=ts, y=drawdown, name=f"#{run.pk} drawdown %", mode="lines", yaxis="y2"))
-    figure.update_layout(
-        height=380,
-        margin={"l": 50, "r": 50, "t": 20, "b": 30},
-        yaxis={"title": "equity"},
-        yaxis2={"title": "drawdown %", "overlaying": "y", "side": "right", "showgrid": False},
-        legend={"orientation": "h"},
+    return equity_chart(
+        [
+            (f"#{run.pk}", [p["ts"] for p in run.equity_curve], [p["equity"] for p in run.equity_curve])
+            for run in runs
+        ]
     )
-    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
 def _errors(detail) -> str:

@@ -1,6 +1,5 @@
 """Pages and plain views of monitoring."""
 
-import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max
 from django.http import JsonResponse
@@ -19,7 +18,7 @@ from monitoring.selectors import (
     queue_depths,
     system_snapshot_latest,
 )
-from quantsite.console import partial
+from quantsite.console import equity_chart, partial
 from risk.models import GLOBAL
 from risk.selectors import effective_state, trading_state_records_get
 
@@ -76,29 +75,16 @@ def system_health(request):
 
 
 def _account_chart() -> str:
-    """Each mode's account equity and drawdown from its snapshots (the last 2,000 of each)."""
+    """Each mode's account equity and drawdown from its latest 4,000 account snapshots."""
     snapshots = metric_snapshot_list().filter(scope=MetricSnapshot.Scope.ACCOUNT).order_by("-taken_at")[:4000]
     by_mode: dict[str, list[MetricSnapshot]] = {}
     for snapshot in reversed(list(snapshots)):
         by_mode.setdefault(snapshot.mode, []).append(snapshot)
     if not by_mode:
         return ""
-    figure = go.Figure()
-    for mode, rows in by_mode.items():
-        ts = [r.taken_at for r in rows]
-        figure.add_trace(
-            go.Scatter(x=ts, y=[float(r.equity) for r in rows], name=f"{mode} equity", mode="lines")
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=ts, y=[-r.drawdown_pct for r in rows], name=f"{mode} drawdown %", mode="lines", yaxis="y2"
-            )
-        )
-    figure.update_layout(
-        height=340,
-        margin={"l": 50, "r": 50, "t": 20, "b": 30},
-        yaxis={"title": "equity"},
-        yaxis2={"title": "drawdown %", "overlaying": "y", "side": "right", "showgrid": False},
-        legend={"orientation": "h"},
+    return equity_chart(
+        [
+            (mode, [r.taken_at for r in rows], [float(r.equity) for r in rows])
+            for mode, rows in by_mode.items()
+        ]
     )
-    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})

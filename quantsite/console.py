@@ -4,6 +4,7 @@ of every action (a role checked on the server: a viewer who posts anyway gets 40
 from collections.abc import Callable
 from functools import wraps
 
+import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -56,6 +57,27 @@ def action(role: str) -> Callable:
         return guarded
 
     return decorate
+
+
+def equity_chart(curves: list[tuple[str, list, list[float]]]) -> str:
+    """Equity curves, each (name, times, equity), with their drawdowns from the running peak on a
+    second axis: a plotly figure's HTML (plotly.js comes from static)."""
+    figure = go.Figure()
+    for name, ts, equity in curves:
+        peak, drawdown = float("-inf"), []
+        for value in equity:
+            peak = max(peak, value)
+            drawdown.append((value / peak - 1) * 100 if peak > 0 else 0.0)
+        figure.add_trace(go.Scatter(x=ts, y=equity, name=f"{name} equity", mode="lines"))
+        figure.add_trace(go.Scatter(x=ts, y=drawdown, name=f"{name} drawdown %", mode="lines", yaxis="y2"))
+    figure.update_layout(
+        height=360,
+        margin={"l": 50, "r": 50, "t": 20, "b": 30},
+        yaxis={"title": "equity"},
+        yaxis2={"title": "drawdown %", "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h"},
+    )
+    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
 def partial(request) -> bool:
