@@ -4,7 +4,7 @@ import django_filters
 
 from execution.choices import BrokerName, OrderStatusChoices, SideChoices, TradingMode
 from execution.models import OPEN_STATUSES, Fill, Order, Position
-from quantsite.filters import IdFilter
+from quantsite.filters import IdFilter, UtcDateTimeFilter
 
 
 class PositionFilter(django_filters.FilterSet):
@@ -40,8 +40,8 @@ class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatusChoices.choices)
     open = django_filters.BooleanFilter(method="filter_open", label="still working (not in a final state)")
     client_order_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order
@@ -69,8 +69,8 @@ class FillFilter(django_filters.FilterSet):
     mode = django_filters.ChoiceFilter(field_name="order__mode", choices=TradingMode.choices)
     symbol = django_filters.CharFilter(field_name="order__symbol", lookup_expr="iexact")
     side = django_filters.ChoiceFilter(field_name="order__side", choices=SideChoices.choices)
-    after = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    before = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    after = UtcDateTimeFilter(field_name="ts", lookup_expr="gte")
+    before = UtcDateTimeFilter(field_name="ts", lookup_expr="lt")
 
     class Meta:
         model = Fill

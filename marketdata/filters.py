@@ -5,6 +5,7 @@ import django_filters
 from marketdata.choices import TimeframeChoices
 from marketdata.models import Instrument, PriceBar
 from marketdata.selectors import instrument_get
+from quantsite.filters import UtcDateTimeFilter
 
 
 class InstrumentFilter(django_filters.FilterSet):
@@ -18,8 +19,8 @@ class InstrumentFilter(django_filters.FilterSet):
 class BarFilter(django_filters.FilterSet):
     symbol = django_filters.CharFilter(method="filter_symbol", required=True)
     timeframe = django_filters.ChoiceFilter(choices=TimeframeChoices.choices, required=True)
-    start = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    end = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lte")
+    start = UtcDateTimeFilter(field_name="ts", lookup_expr="gte")
+    end = UtcDateTimeFilter(field_name="ts", lookup_expr="lte")
 
     class Meta:
         model = PriceBar

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from execution.choices import TradingMode
 from monitoring.choices import HealthStatus
 from monitoring.models import Alert, DailySummary, MetricSnapshot, SystemSnapshot
+from quantsite.filters import UtcDateTimeFilter
 
 BOOLEANS = {"true", "false", "True", "False", "1", "0"}
 LARGEST_ID = 2**63 - 1
@@ -51,8 +52,8 @@ class AlertFilter(StrictFilterSet):
     acknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True, label="acknowledged"
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Alert
@@ -63,8 +64,8 @@ class MetricSnapshotFilter(StrictFilterSet):
     scope = django_filters.ChoiceFilter(choices=MetricSnapshot.Scope.choices)
     mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
     strategy_version = IdFilter(field_name="strategy_version_id")
-    taken_after = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="gte")
-    taken_before = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="lt")
+    taken_after = UtcDateTimeFilter(field_name="taken_at", lookup_expr="gte")
+    taken_before = UtcDateTimeFilter(field_name="taken_at", lookup_expr="lt")
 
     class Meta:
         model = MetricSnapshot
@@ -73,8 +74,8 @@ class MetricSnapshotFilter(StrictFilterSet):
 
 class SystemSnapshotFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=HealthStatus.choices)
-    taken_after = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="gte")
-    taken_before = django_filters.IsoDateTimeFilter(field_name="taken_at", lookup_expr="lt")
+    taken_after = UtcDateTimeFilter(field_name="taken_at", lookup_expr="gte")
+    taken_before = UtcDateTimeFilter(field_name="taken_at", lookup_expr="lt")
 
     class Meta:
         model = SystemSnapshot
