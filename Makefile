@@ -62,6 +62,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.walkforward
 	$(BIN)/python -m benchmarks.features
 	$(BIN)/python -m benchmarks.execution
+	$(BIN)/python -m benchmarks.api
 
 run: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0
