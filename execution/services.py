@@ -168,11 +168,6 @@ def orders_progress(
     return orders
 
 
-def order_update_apply(*, update: TradeUpdate) -> Order | None:
-    """A streamed trade update, applied to its order (None: not an order of this platform)."""
-    return orders_progress(items=[Progress.of(update)]).get(update.order.client_order_id)
-
-
 def order_cancel(*, order: Order, client: BrokerClient | None, actor=None, reason: str) -> Order:
     """Ask the broker to cancel a working order, then read back what it says. Without a client (an
     order never sent, or one of the simulated paper broker, which lives in its session) it is

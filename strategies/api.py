@@ -1,6 +1,8 @@
 """Strategies API: the model registry (read-only), strategy versions with their lifecycle actions,
 and approvals with their decisions."""
 
+from abc import ABCMeta, abstractmethod
+
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission
@@ -303,13 +305,15 @@ class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 
 
-class StrategyActionApi(APIView):
-    """A POST that acts on a strategy version (operator) and answers with the version as it is after."""
+class StrategyActionApi(APIView, metaclass=ABCMeta):
+    """A POST that acts on a strategy version (operator) and answers with the version as it is after.
+    Each action names its input and what it does (act)."""
 
     input_serializer: type[serializers.Serializer] | None = None
 
+    @abstractmethod
     def act(self, version: StrategyVersion, user, data: dict) -> None:
-        raise NotImplementedError
+        """Carry the action out on version, for user, with the validated input."""
 
     def post(self, request: Request, pk) -> Response:
         version = strategy_version_get(version_id=pk)

@@ -20,7 +20,6 @@ from execution.services import (
     account_open,
     order_create,
     order_submit,
-    order_update_apply,
     orders_progress,
 )
 from marketdata.core.errors import Conflict
@@ -64,7 +63,7 @@ def test_an_order_is_stored_then_sent_once_and_its_fill_moves_position_and_cash(
     assert (order.status, order.client_order_id) == ("new", order.client_order_id)
     order = order_submit(order=order, client=paper)
     for update in updates:  # the stream reports the same fill again: applied once
-        order_update_apply(update=update)
+        orders_progress(items=[Progress.of(update)])
     again = order_submit(order=order, client=paper)
 
     order.refresh_from_db()
