@@ -18,7 +18,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from benchmarks.ingest import BENCH_URL, ensure_database
+from benchmarks.ingest import django_setup
 
 VERSIONS, SYMBOLS, FILLS = 20, 10, 50_000
 PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
@@ -27,9 +27,6 @@ WORKERS = int(os.environ.get("BENCH_API_WORKERS", "4"))
 
 def seed() -> str:
     """The book (once per database: a second run reuses it) and a viewer's token."""
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.core.management import call_command
@@ -124,18 +121,7 @@ def summary(path: str, out: str) -> str:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
-    ensure_database(BENCH_URL)
-    env = {
-        **os.environ,
-        "DATABASE_URL": BENCH_URL,
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-not-for-use-anywhere-else-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
+    django_setup()
     token = seed()
     server = subprocess.Popen(
         [
@@ -150,7 +136,7 @@ def main() -> None:
             "--log-level",
             "warning",
         ],
-        env=env,
+        env=os.environ,
     )
     try:
         request = urllib.request.Request(f"http://127.0.0.1:{PORT}/healthz")

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from benchmarks.ingest import BENCH_URL, ensure_database
+from benchmarks.ingest import django_setup
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 ORDERS = int(os.environ.get("BENCH_ORDERS", "3000"))
@@ -38,12 +38,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    ensure_database(BENCH_URL)
-    os.environ.update({"DATABASE_URL": BENCH_URL, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING"})
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
-    import django
-
-    django.setup()
+    django_setup(REDIS_URL=REDIS_URL)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.core.management import call_command

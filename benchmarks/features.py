@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.ingest import BENCH_URL, ensure_database, peak_rss_mb, synthetic_daily_stored
+from benchmarks.ingest import django_setup, peak_rss_mb, synthetic_daily_stored
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = [f"F{i:03d}" for i in range(500)]
@@ -57,18 +57,7 @@ def pandas_reference(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> None:
-    ensure_database(BENCH_URL)
-    os.environ.update(
-        {
-            "DATABASE_URL": BENCH_URL,
-            "LOG_LEVEL": "WARNING",
-            "ARTIFACT_STORAGE": str(ROOT / "var" / "bench-artifacts"),
-        }
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
-    import django
-
-    django.setup()
+    django_setup(ARTIFACT_STORAGE=str(ROOT / "var" / "bench-artifacts"))
     from django.core.management import call_command
     from django.db import connection
 

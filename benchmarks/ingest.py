@@ -22,6 +22,27 @@ ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 BULK_CHUNK = 50_000
 
 
+PRODUCTION = {
+    "DATABASE_URL": BENCH_URL,
+    "LOG_LEVEL": "WARNING",
+    "DEBUG": "false",  # as deployed: no query log, no debug pages
+    "SECRET_KEY": "bench-only-secret-key-not-for-use-anywhere-else-0123456789",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "false",
+}
+
+
+def django_setup(**environ: str) -> None:
+    """Django set up as it runs deployed (PRODUCTION), on the benchmark database; environ adds to
+    the environment (the benchmark's own settings)."""
+    ensure_database(BENCH_URL)
+    os.environ.update(PRODUCTION | environ)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
+    import django
+
+    django.setup()
+
+
 def ensure_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
@@ -48,13 +69,7 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    ensure_database(BENCH_URL)
-    os.environ["DATABASE_URL"] = BENCH_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    django_setup()
     from django.core.management import call_command
     from django.db import connection
 

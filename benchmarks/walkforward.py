@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.ingest import BENCH_URL, ensure_database, synthetic_daily_stored
+from benchmarks.ingest import django_setup, synthetic_daily_stored
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -142,20 +142,12 @@ def through_celery(
 
 
 def main() -> None:
-    ensure_database(BENCH_URL)
-    env = {
-        **os.environ,
-        "DATABASE_URL": BENCH_URL,
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_RESULT_BACKEND": REDIS_URL,
-        "LOG_LEVEL": "WARNING",
-        "ARTIFACT_STORAGE": str(ROOT / "var" / "bench-artifacts"),
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
-    import django
-
-    django.setup()
+    django_setup(
+        CELERY_BROKER_URL=REDIS_URL,
+        CELERY_RESULT_BACKEND=REDIS_URL,
+        ARTIFACT_STORAGE=str(ROOT / "var" / "bench-artifacts"),
+    )
+    env = dict(os.environ)  # the workers'
     import redis
     from django.core.management import call_command
     from django.db import connection

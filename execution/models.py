@@ -27,8 +27,10 @@ AVERAGE = {"max_digits": 36, "decimal_places": 18}
 
 
 class Order(models.Model):
-    client_order_id = models.CharField(max_length=64, unique=True)
-    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="orders")
+    client_order_id = models.CharField(max_length=64)
+    strategy_version = models.ForeignKey(
+        StrategyVersion, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     mode = models.CharField(max_length=8, choices=TradingMode.choices)
     broker = models.CharField(max_length=16, choices=BrokerName.choices)
     symbol = models.CharField(max_length=32)
@@ -54,13 +56,16 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["strategy_version", "mode", "status"])]
+        constraints = [
+            models.UniqueConstraint(fields=["client_order_id"], name="one_order_per_client_order_id")
+        ]
 
     def __str__(self) -> str:
         return f"{self.side} {self.qty} {self.symbol} ({self.status}, {self.client_order_id})"
 
 
 class Fill(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", db_index=False)
     execution_id = models.CharField(max_length=64)
     qty = models.DecimalField(**QTY)
     notional = models.DecimalField(**MONEY, help_text="qty x price: the money the fill moved, exact.")
@@ -80,7 +85,9 @@ class Fill(models.Model):
 
 
 class Position(models.Model):
-    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="positions")
+    strategy_version = models.ForeignKey(
+        StrategyVersion, on_delete=models.PROTECT, related_name="positions", db_index=False
+    )
     mode = models.CharField(max_length=8, choices=TradingMode.choices)
     symbol = models.CharField(max_length=32)
     qty = models.DecimalField(**QTY, default=0, help_text="Signed: negative when short.")
@@ -110,7 +117,9 @@ class Position(models.Model):
 class TradingAccount(models.Model):
     """A strategy version's capital in a mode: its cash, moved by every fill."""
 
-    strategy_version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="accounts")
+    strategy_version = models.ForeignKey(
+        StrategyVersion, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     mode = models.CharField(max_length=8, choices=TradingMode.choices)
     broker = models.CharField(max_length=16, choices=BrokerName.choices)
     initial_capital = models.DecimalField(**MONEY)

@@ -161,15 +161,17 @@ def working_orders_cancel(*, client: BrokerClient, symbol: str) -> None:
 def position_closes_take(*, version, mode: str) -> list[Position]:
     """The positions of a session whose close was requested (with who asked, close_requested_by),
     their requests cleared as they are taken: the session sends each order once."""
-    requested = list(
+    ids = list(
         Position.objects.filter(
             strategy_version=version, mode=mode, close_requested_at__isnull=False
-        ).select_related("close_requested_by", "strategy_version")
+        ).values_list("pk", flat=True)
     )
-    if requested:
-        Position.objects.filter(pk__in=[p.pk for p in requested]).update(
-            close_requested_at=None, close_requested_by=None
-        )
+    if not ids:  # asked at every bar: the common answer in one narrow query
+        return []
+    requested = list(
+        Position.objects.filter(pk__in=ids).select_related("close_requested_by", "strategy_version")
+    )
+    Position.objects.filter(pk__in=ids).update(close_requested_at=None, close_requested_by=None)
     return requested
 
 

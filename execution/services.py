@@ -8,6 +8,7 @@ fill only when reconciliation asks for it (derive=True): then its money is the b
 average times its filled quantity, less what is recorded, and its id says it was derived.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -212,32 +213,34 @@ def _order_store(
     later: Later | None,
 ) -> tuple[Order, bool]:
     """The order stored (NEW, or SUBMITTED when it is sent next) with its audit record, in one
-    transaction (or the record held in later); or the one stored already under its
-    client_order_id. Whether it is new."""
+    transaction; with later, outside a transaction, the order alone (one statement, committed on its
+    own) and the record held there. Or the one stored already under its client_order_id. Whether it is new."""
     identifier = client_order_id(f"{version.name}-v{version.version}", signal, attempt)
     OrderRequest(
         identifier, spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
     )
+    order = Order(
+        client_order_id=identifier,
+        strategy_version=version,
+        mode=mode,
+        broker=broker,
+        symbol=spec.symbol,
+        side=spec.side,
+        qty=spec.qty,
+        order_type=spec.order_type,
+        limit_price=spec.limit_price,
+        stop_price=spec.stop_price,
+        tif=spec.tif,
+        signal=signal,
+        attempt=attempt,
+        reason=spec.reason,
+        status=status,
+        submitted_at=timezone.now() if status == OrderStatus.SUBMITTED else None,
+    )
     try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                client_order_id=identifier,
-                strategy_version=version,
-                mode=mode,
-                broker=broker,
-                symbol=spec.symbol,
-                side=spec.side,
-                qty=spec.qty,
-                order_type=spec.order_type,
-                limit_price=spec.limit_price,
-                stop_price=spec.stop_price,
-                tif=spec.tif,
-                signal=signal,
-                attempt=attempt,
-                reason=spec.reason,
-                status=status,
-                submitted_at=timezone.now() if status == OrderStatus.SUBMITTED else None,
-            )
+        alone = later is not None and transaction.get_autocommit()
+        with nullcontext() if alone else transaction.atomic():
+            order.save(force_insert=True)
             record = audit_record(
                 actor=actor, action="order.create", subject=order, summary=str(order), signal=signal
             )

@@ -19,6 +19,7 @@ trips move at each fill, as in the backtest.
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -150,6 +151,7 @@ class TradingSession:
         self._ledgered_executions: set[str] = set()  # a stream may report an execution again
         self._lock = threading.RLock()  # a real broker's stream delivers fills from its own thread
         self._later: Later | None = None  # during a bar: the broker's answers, stored at its end
+        self._snapshot_asked_until = 0.0  # monotonic: until then a snapshot after fills is asked for already
         self._stop_stream = client.stream_updates(self._on_update)
         commission, slippage = costs_of(costs)
         if isinstance(client, SimulatedBrokerClient):
@@ -197,7 +199,8 @@ class TradingSession:
 
     def _monitored(self, breakers: TradingState, later: Later) -> None:
         """Monitoring after a bar: an alert when the session's own circuit breakers tripped (the
-        drawdown kill switch, the daily loss limit), a metric snapshot when the bar had fills."""
+        drawdown kill switch, the daily loss limit), a metric snapshot when the bar had fills (not asked
+        again while the one this session asked for keeps others from asking)."""
         breakers_alert(
             version=self.version,
             mode=self.mode,
@@ -205,8 +208,9 @@ class TradingSession:
             after=self.risk.breaker_state,
             reason=self.risk.halted_reason or "",
         )
-        if any(p.execution is not None and p.execution.fill_qty for p in later.progress):
-            metrics_after_fills(mode=self.mode)
+        filled = any(p.execution is not None and p.execution.fill_qty for p in later.progress)
+        if filled and time.monotonic() >= self._snapshot_asked_until and metrics_after_fills(mode=self.mode):
+            self._snapshot_asked_until = time.monotonic() + settings.METRICS_AFTER_FILLS_SECONDS
 
     def _step(self, bars: Mapping[str, PriceBar]) -> StepReport:
         states = trading_states_get(version=self.version)

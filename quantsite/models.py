@@ -24,7 +24,7 @@ class AuditRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     actor_label = models.CharField(max_length=150, help_text="Who, as named when it happened.")
-    action = models.CharField(max_length=64, db_index=True, help_text='e.g. "kill_switch.engage".')
+    action = models.CharField(max_length=64, help_text='e.g. "kill_switch.engage".')
     subject_type = models.CharField(max_length=64)
     subject_id = models.CharField(max_length=64, blank=True)
     summary = models.TextField()
@@ -34,7 +34,7 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["-ts", "-id"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+        indexes = [models.Index(fields=["subject_type", "subject_id"]), models.Index(fields=["action"])]
 
     def __str__(self) -> str:
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"

@@ -72,11 +72,7 @@ class StrategyRunner:
         self.send, self.refused, self.trade_start = send, refused, trade_start
         self.on_bar_open, self.on_bar_close, self.on_session_end = on_bar_open, on_bar_close, on_session_end
         self.qty_decimals = qty_decimals
-        self._columns = {
-            s: {c: frame[c].to_numpy(dtype="float64").tolist() for c in BAR_COLUMNS}
-            for s, frame in history.items()
-        }
-        self._times = {s: list(frame.index) for s, frame in history.items()}
+        self._series = {s: _Series.of(frame) for s, frame in history.items()}
         self.steps: list[datetime] = []
         self._session_day = None
 
@@ -87,26 +83,18 @@ class StrategyRunner:
         report = StepReport(ts)
         indexed = {}
         for symbol, bar in bars.items():
-            columns, times = (
-                self._columns.setdefault(symbol, {c: [] for c in BAR_COLUMNS}),
-                self._times.setdefault(symbol, []),
-            )
-            if times and bar.ts <= times[-1]:
-                raise ValueError(f"{symbol}: bar at {bar.ts} is not after the last one ({times[-1]})")
-            for c in BAR_COLUMNS:
-                columns[c].append(getattr(bar, c))
-            times.append(bar.ts)
-            indexed[symbol] = bar._replace(index=len(times) - 1)
+            series = self._series.get(symbol) or self._series.setdefault(symbol, _Series.of(None))
+            indexed[symbol] = bar._replace(index=series.append(symbol, bar))
         new_session = self._new_session(ts)
         for bar in indexed.values():
             if self.on_bar_open is not None:
                 self.on_bar_open(bar)
         strategy = self.strategy
-        strategy.bind_arrays({s: self._arrays(s) for s in self._times})
+        strategy.bind_arrays({s: series.arrays(s) for s, series in self._series.items()})
         for symbol, bar in indexed.items():
             strategy.bar_index[symbol] = bar.index
-        for symbol in self._times:
-            strategy.bar_index.setdefault(symbol, len(self._times[symbol]) - 1)
+        for symbol, series in self._series.items():
+            strategy.bar_index.setdefault(symbol, series.size - 1)
         if strategy.reads_bars:
             for bar in indexed.values():
                 strategy.on_market_data(bar)
@@ -139,14 +127,6 @@ class StrategyRunner:
                 strategy.daily_close()
         return report
 
-    def _arrays(self, symbol: str) -> BarArrays:
-        columns = self._columns[symbol]
-        return BarArrays(
-            symbol,
-            pd.DatetimeIndex(self._times[symbol]),
-            *(np.asarray(columns[c], dtype="float64") for c in BAR_COLUMNS),
-        )
-
     def _sized(self, order: Order) -> None:
         """A notional or equity-fraction order gets the quantity the simulated broker would give it
         at the expected fill price."""
@@ -163,3 +143,39 @@ class StrategyRunner:
         new = day != self._session_day
         self._session_day = day
         return new
+
+
+class _Series:
+    """A symbol's bars so far, in arrays that grow by doubling: a bar is appended in amortised
+    constant time, and a strategy reads read-only views of the filled part, not copies."""
+
+    def __init__(self, values: np.ndarray, times: np.ndarray, size: int, last: datetime | None) -> None:
+        self.values, self.times, self.size, self.last = values, times, size, last
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame | None) -> "_Series":
+        size = 0 if frame is None else len(frame)
+        values = np.empty((len(BAR_COLUMNS), max(64, 2 * size)))
+        times = np.empty(values.shape[1], dtype="datetime64[ns]")
+        if size:
+            values[:, :size] = frame[list(BAR_COLUMNS)].to_numpy(dtype="float64").T
+            times[:size] = frame.index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        return cls(values, times, size, frame.index[-1] if size else None)
+
+    def append(self, symbol: str, bar: PriceBar) -> int:
+        """Add bar (after the last one); its index."""
+        if self.last is not None and bar.ts <= self.last:
+            raise ValueError(f"{symbol}: bar at {bar.ts} is not after the last one ({self.last})")
+        if self.size == self.times.size:
+            self.values = np.concatenate([self.values, np.empty_like(self.values)], axis=1)
+            self.times = np.concatenate([self.times, np.empty_like(self.times)])
+        self.values[:, self.size] = [getattr(bar, c) for c in BAR_COLUMNS]
+        self.times[self.size] = pd.Timestamp(bar.ts).tz_convert("UTC").tz_localize(None).to_datetime64()
+        self.size, self.last = self.size + 1, bar.ts
+        return self.size - 1
+
+    def arrays(self, symbol: str) -> BarArrays:
+        columns = self.values[:, : self.size].view()
+        columns.flags.writeable = False
+        index = pd.DatetimeIndex(self.times[: self.size]).tz_localize("UTC")
+        return BarArrays(symbol, index, *columns)

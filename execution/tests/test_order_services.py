@@ -19,6 +19,7 @@ from execution.services import (
     Progress,
     account_open,
     order_create,
+    order_place,
     order_submit,
     orders_progress,
 )
@@ -208,6 +209,38 @@ def _sent(version, paper, n, later=None):
         )
         orders.append(order_submit(order=order, client=paper, later=later))
     return orders
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_stores_its_order_before_sending_it_and_never_sends_it_twice(
+    version, paper, django_assert_num_queries
+):
+    account_open(version=version, mode="paper", broker="simulated", capital=Decimal(10_000))
+    later = Later()
+    paper.stream_updates(lambda update: later.progress.append(Progress.of(update)))
+    spec = OrderSpec("AAA", Side.BUY, Decimal(2))
+
+    def place():
+        return order_place(
+            version=version,
+            mode="paper",
+            broker="simulated",
+            spec=spec,
+            signal="AAA 1",
+            client=paper,
+            later=later,
+        )
+
+    with django_assert_num_queries(1):  # its INSERT; the audit records and answers wait in later
+        order = place()
+    assert Order.objects.get().status == "submitted"  # stored as sent, before the broker's answer is
+    answers = len(later.progress)
+    again = place()
+
+    assert (again.pk, Order.objects.count(), len(later.progress)) == (order.pk, 1, answers)
+    assert [r.action for r in later.audits] == ["order.create", "order.submit"]
+    orders_progress(items=later.progress, audits=later.audits)
+    assert (Position.objects.get().qty, Order.objects.get().status) == (Decimal(2), "filled")
 
 
 @pytest.mark.parametrize("n", [1, 12])
