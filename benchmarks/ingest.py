@@ -33,10 +33,11 @@ PRODUCTION = {
 
 
 def django_setup(**environ: str) -> None:
-    """Django set up as it runs deployed (PRODUCTION), on the benchmark database; environ adds to
-    the environment (the benchmark's own settings)."""
-    ensure_database(BENCH_URL)
-    os.environ.update(PRODUCTION | environ)
+    """Django set up as it runs deployed (PRODUCTION), on the benchmark database (created when
+    missing); environ adds to the environment (the benchmark's own settings, another database)."""
+    environ = PRODUCTION | environ
+    ensure_database(environ["DATABASE_URL"])
+    os.environ.update(environ)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantsite.settings")
     import django
 

@@ -13,6 +13,7 @@ from execution.filters import FillFilter, OrderFilter, PositionFilter
 from execution.models import Fill, Order, Position
 from execution.position_services import position_close
 from execution.selectors import fill_list, order_list, position_get, position_list
+from quantsite.read_cache import ReadCachedView
 from quantsite.schema import error
 from quantsite.viewsets import SelectorViewSet
 
@@ -161,7 +162,7 @@ class FillSerializer(serializers.ModelSerializer):
     ),
     retrieve=extend_schema(summary="A position"),
 )
-class PositionViewSet(SelectorViewSet):
+class PositionViewSet(ReadCachedView, SelectorViewSet):
     serializer_class = PositionSerializer
     filterset_class = PositionFilter
     ordering_fields = ["symbol", "qty", "realized_pnl", "updated_at", "id"]

@@ -31,6 +31,7 @@ from monitoring.selectors import (
 )
 from monitoring.services import alert_acknowledge, alert_resolve
 from quantsite.permissions import OperatorWrites, ViewerReads
+from quantsite.read_cache import ReadCachedView
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 DETAIL_ERRORS = {**READ_ERRORS, 404: ErrorSerializer}
@@ -303,7 +304,7 @@ class MetricsSummarySerializer(serializers.Serializer):
     open_alerts = OpenAlertsSerializer(help_text="alerts not resolved, by severity")
 
 
-class MetricsSummaryApi(APIView):
+class MetricsSummaryApi(ReadCachedView, APIView):
     permission_classes = [ViewerReads]
 
     @extend_schema(

@@ -4,6 +4,8 @@ from urllib.parse import unquote_to_bytes
 
 from django.http import JsonResponse
 
+from quantsite.read_cache import reads_renew
+
 NUL = b"\x00"
 JSON_NUL = b"\\u0000"
 
@@ -18,6 +20,19 @@ def api_nul_refusal(get_response):
             body = {"error": "invalid_input", "message": "a NUL character is not accepted", "details": {}}
             return JsonResponse(body, status=400)
         return get_response(request)
+
+    return middleware
+
+
+def reads_renewed_on_write(get_response):
+    """A write that succeeds (any method but GET, HEAD and OPTIONS; a status below 400) renews the
+    polled reads of quantsite.read_cache: the next ones show it."""
+
+    def middleware(request):
+        response = get_response(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+            reads_renew()
+        return response
 
     return middleware
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "quantsite.middleware.api_nul_refusal",
+    "quantsite.middleware.reads_renewed_on_write",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -260,6 +261,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "quantsite.schema.QuantAutoSchema",
     "EXCEPTION_HANDLER": "quantsite.errors.api_exception_handler",
 }
+# The polled reads (metrics summary, positions) answered from a shared cache for this long; a
+# write through the web tier renews them at once (quantsite.read_cache; 0: off).
+API_READ_CACHE_SECONDS = env.float("API_READ_CACHE_SECONDS", default=1.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quant platform API",
     "DESCRIPTION": "Market data, research runs, strategies, risk controls and execution.",
