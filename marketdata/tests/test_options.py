@@ -162,20 +162,21 @@ def test_contract_terms_are_normalised():
 
 def test_monthly_expiries_are_third_fridays_or_the_session_before_a_holiday():
     # 2022-04-15 was Good Friday: April's expiry moved to Thursday the 14th.
-    assert monthly_expiries(date(2022, 1, 1), date(2022, 12, 31)) == [
-        date(2022, 1, 21),
-        date(2022, 2, 18),
-        date(2022, 3, 18),
-        date(2022, 4, 14),
-        date(2022, 5, 20),
-        date(2022, 6, 17),
-        date(2022, 7, 15),
-        date(2022, 8, 19),
-        date(2022, 9, 16),
-        date(2022, 10, 21),
-        date(2022, 11, 18),
-        date(2022, 12, 16),
+    days = [
+        (1, 21),
+        (2, 18),
+        (3, 18),
+        (4, 14),
+        (5, 20),
+        (6, 17),
+        (7, 15),
+        (8, 19),
+        (9, 16),
+        (10, 21),
+        (11, 18),
+        (12, 16),
     ]
+    assert monthly_expiries(date(2022, 1, 1), date(2022, 12, 31)) == [date(2022, m, d) for m, d in days]
     # Juneteenth fell on the third Friday of June 2026.
     assert monthly_expiries(date(2026, 6, 1), date(2026, 6, 30)) == [date(2026, 6, 18)]
 

@@ -50,26 +50,21 @@ class AlpacaProvider(DataProvider):
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
     ) -> None:
-        if not api_key or not secret_key:
-            raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
-        if max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be at least 1, not {max_attempts}")
+        backoff = backoff_settings(
+            api_key,
+            secret_key,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+            sleep=sleep,
+            timeout=timeout,
+        )
         self._api_key = api_key
         self._secret_key = secret_key
         self._data_url = data_url or DEFAULT_DATA_URL
         self._stream_url = stream_url
         self._feed = alpaca_choice(DataFeed, feed, "feed")
         self._adjustment = alpaca_choice(Adjustment, adjustment, "adjustment")
-        self._client = _BarsClient(
-            api_key,
-            secret_key,
-            raw_data=True,
-            url_override=self._data_url,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_seconds=backoff_seconds,
-            sleep=sleep,
-        )
+        self._client = _BarsClient(api_key, secret_key, raw_data=True, url_override=self._data_url, **backoff)
 
     def fetch_bars(self, symbol: str, start: datetime, end: datetime, timeframe: Timeframe) -> RawBars:
         check_range(start, end)
@@ -120,6 +115,20 @@ class AlpacaProvider(DataProvider):
 
         stream.subscribe_quotes(on_quote, *symbols)
         return _drain(stream, quotes)
+
+
+def backoff_settings(api_key, secret_key, *, max_attempts, backoff_seconds, sleep, timeout) -> dict:
+    """The checked settings of a BackoffClient: refused without keys or without an attempt."""
+    if not api_key or not secret_key:
+        raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
+    if max_attempts < 1:
+        raise InvalidInput(f"max_attempts must be at least 1, not {max_attempts}")
+    return {
+        "max_attempts": max_attempts,
+        "backoff_seconds": backoff_seconds,
+        "sleep": sleep,
+        "timeout": timeout,
+    }
 
 
 class BackoffClient:

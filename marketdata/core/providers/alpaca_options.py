@@ -25,9 +25,15 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AssetStatus
 from alpaca.trading.requests import GetOptionContractsRequest
 
-from marketdata.core.errors import InvalidInput, ProviderNotConfigured
+from marketdata.core.errors import InvalidInput
 from marketdata.core.options import STANDARD_MULTIPLIER
-from marketdata.core.providers.alpaca import DEFAULT_DATA_URL, BackoffClient, alpaca_choice, alpaca_errors
+from marketdata.core.providers.alpaca import (
+    DEFAULT_DATA_URL,
+    BackoffClient,
+    alpaca_choice,
+    alpaca_errors,
+    backoff_settings,
+)
 from marketdata.core.providers.base import check_range
 from marketdata.core.providers.option_chains import OptionChainProvider, chain_frame
 
@@ -57,21 +63,19 @@ class AlpacaOptionChainProvider(OptionChainProvider):
     ) -> None:
         """``trading_url`` serves the contract list (Alpaca's paper API by default: the list is
         the same); historical chains hold the contracts expiring within ``listed_days`` of a day."""
-        if not api_key or not secret_key:
-            raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
-        if max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be at least 1, not {max_attempts}")
         if listed_days < 1:
             raise InvalidInput(f"listed_days must be at least 1, not {listed_days}")
         self._data_url = data_url or DEFAULT_DATA_URL
         self._feed = alpaca_choice(OptionsFeed, feed, "options feed")
         self._listed_days = listed_days
-        backoff = {
-            "timeout": timeout,
-            "max_attempts": max_attempts,
-            "backoff_seconds": backoff_seconds,
-            "sleep": sleep,
-        }
+        backoff = backoff_settings(
+            api_key,
+            secret_key,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+            sleep=sleep,
+            timeout=timeout,
+        )
         self._data = _OptionsClient(
             api_key, secret_key, raw_data=True, url_override=self._data_url, **backoff
         )
