@@ -133,8 +133,10 @@ def binomial_price(right, spot, strike, t, rate, vol, dividend_yield=0.0, *, ste
     u = exp(vol sqrt(dt)), d = 1/u, p = (exp((rate - q) dt) - d) / (u - d). American options
     may be exercised at every node; European ones only at expiry."""
     right = Right.parse(right)
-    spot, strike, t, rate, vol, q = (float(x) for x in (spot, strike, t, rate, vol, dividend_yield))
-    _Market.of(right, spot, strike, t, rate, vol, q)
+    m = _Market.of(right, spot, strike, t, rate, vol, dividend_yield)
+    if m.spot.size != 1:
+        raise InvalidInput("binomial_price values one option at a time: give numbers, not arrays")
+    spot, strike, t, rate, vol, q = (float(x) for x in (m.spot, m.strike, m.t, m.rate, m.vol, m.q))
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise InvalidInput(f"steps must be a whole number of at least 1, not {steps!r}")
     sign = 1.0 if right is Right.CALL else -1.0

@@ -302,6 +302,23 @@ def test_an_error_reply_of_the_chain_endpoint_is_a_provider_error(httpserver):
     assert caught.value.message == "Alpaca refused the option chain of AAPL: HTTP 502: bad gateway"
 
 
+def test_a_bar_without_its_close_is_a_provider_error(httpserver):
+    expect_contracts(httpserver, "active", [contract("AAPL240119C00190000")])
+    expect_contracts(httpserver, "inactive", [])
+    broken = {k: v for k, v in bar("2024-01-02T05:00:00Z", 3.1, 10).items() if k not in {"c", "vw"}}
+    httpserver.expect_ordered_request(BARS_PATH).respond_with_json(
+        {"bars": {"AAPL240119C00190000": [broken]}, "next_page_token": None}
+    )
+
+    with pytest.raises(ProviderError) as caught:
+        make_provider(httpserver).get_chains("AAPL", START, END)
+
+    assert caught.value.message == (
+        "Alpaca sent an option bar of AAPL240119C00190000 without c: "
+        "{'t': '2024-01-02T05:00:00Z', 'o': 3.1, 'h': 3.1, 'l': 3.1, 'v': 10, 'n': 12}"
+    )
+
+
 def test_missing_keys_and_bad_settings_are_refused():
     with pytest.raises(ProviderNotConfigured):
         AlpacaOptionChainProvider("", "secret")

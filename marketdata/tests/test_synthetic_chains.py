@@ -242,3 +242,14 @@ def _spot_strike_t(chain: pd.DataFrame):
     spot = closes[chain["ts"]].to_numpy()
     t = (chain["expiry"] - chain["ts"].dt.tz_localize(None)).dt.days.to_numpy() / 365.0
     return spot, chain["strike"].to_numpy(), t
+
+
+def test_only_expiries_within_their_listing_horizon_are_quoted():
+    config = SyntheticChainConfig(monthly_days=1, weekly_days=1)
+    provider = SyntheticChainProvider(seed=7, config=config)
+
+    monday = provider.get_chains("AAA", at(2024, 3, 4), at(2024, 3, 4))
+    thursday = provider.get_chains("AAA", at(2024, 3, 7), at(2024, 3, 7))
+
+    assert len(monday) == 0
+    assert thursday["expiry"].drop_duplicates().tolist() == [pd.Timestamp("2024-03-08")]

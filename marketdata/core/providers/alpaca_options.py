@@ -25,7 +25,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AssetStatus
 from alpaca.trading.requests import GetOptionContractsRequest
 
-from marketdata.core.errors import InvalidInput
+from marketdata.core.errors import InvalidInput, ProviderError
 from marketdata.core.options import STANDARD_MULTIPLIER
 from marketdata.core.providers.alpaca import (
     DEFAULT_DATA_URL,
@@ -100,6 +100,7 @@ class AlpacaOptionChainProvider(OptionChainProvider):
             with alpaca_errors(what, f"{what} request", self._data_url):
                 bars.update(self._data.get_option_bars(request))
         rows = [(symbol, bar) for symbol, those in bars.items() for bar in those]
+        _check_fields(rows, ("t", "c", "v"), "an option bar")
         stamps = pd.to_datetime([bar["t"] for _, bar in rows], utc=True, format="ISO8601")
         return chain_frame(
             _session_days(stamps),
@@ -128,7 +129,9 @@ class AlpacaOptionChainProvider(OptionChainProvider):
         def field(section: str, key: str) -> list:
             return [(snapshot.get(section) or {}).get(key, np.nan) for _, snapshot in rows]
 
-        stamps = [(s.get("latestQuote") or s["latestTrade"])["t"] for _, s in rows]
+        latest = [(symbol, s.get("latestQuote") or s["latestTrade"]) for symbol, s in rows]
+        _check_fields(latest, ("t",), "a quote or trade")
+        stamps = [quote["t"] for _, quote in latest]
         greeks = {
             name: np.asarray(field("greeks", name), dtype="float64") * scale
             for name, scale in GREEK_SCALES.items()
@@ -179,6 +182,13 @@ class _OptionsClient(BackoffClient, OptionHistoricalDataClient):
 
 class _ContractsClient(BackoffClient, TradingClient):
     pass
+
+
+def _check_fields(rows: list[tuple[str, dict]], keys: tuple[str, ...], what: str) -> None:
+    for symbol, fields in rows:
+        missing = [key for key in keys if fields.get(key) is None]
+        if missing:
+            raise ProviderError(f"Alpaca sent {what} of {symbol} without {', '.join(missing)}: {fields}")
 
 
 def _multiplier(contract: dict) -> float:

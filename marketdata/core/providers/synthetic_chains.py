@@ -144,8 +144,6 @@ def synthetic_chains(
     rv_long = (returns.rolling(LONG_WINDOW, min_periods=SHORT_WINDOW).std() * scale).to_numpy()
     first = pd.Timestamp(start).tz_convert("UTC").normalize()
     wanted = (days >= first) & (days <= pd.Timestamp(end))
-    if not wanted.any():
-        return chain_frame(pd.DatetimeIndex([], tz="UTC"), [])
     known = ~np.isnan(rv_short)
     if not known[wanted].all():
         missing = sessions[wanted & ~known][0]
@@ -153,11 +151,14 @@ def synthetic_chains(
             f"a chain of {underlying} on {missing} needs {SHORT_WINDOW + 1} sessions of bars up to it"
         )
     surface = VolSurface.seeded(seed, underlying)
-    first_day, last_day = sessions[wanted][0], sessions[wanted][-1]
-    expiries = weekly_expiries(
-        first_day.astype(object) + timedelta(days=1),
-        last_day.astype(object) + timedelta(days=config.monthly_days),
+    on = sessions[wanted].astype(object)
+    expiries = (
+        weekly_expiries(on[0] + timedelta(days=1), on[-1] + timedelta(days=config.monthly_days))
+        if len(on)
+        else []
     )
+    if not expiries:
+        return chain_frame(pd.DatetimeIndex([], tz="UTC"), [])
     listed = [
         _listing(e, sessions, known, wanted, close, rv_short, rv_long, surface, config) for e in expiries
     ]
