@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from marketdata.models import IngestionRun, Instrument, PriceBar, QualityReport
+from marketdata.models import IngestionRun, Instrument, OptionContract, PriceBar, QualityReport
 from quantsite.admin import ReadOnlyAdmin
 
 
@@ -9,6 +9,15 @@ class InstrumentAdmin(admin.ModelAdmin):
     list_display = ["symbol", "name", "asset_class", "exchange", "currency", "active"]
     list_filter = ["asset_class", "exchange", "active"]
     search_fields = ["symbol", "name"]
+
+
+@admin.register(OptionContract)
+class OptionContractAdmin(ReadOnlyAdmin):
+    list_display = ["instrument", "underlying", "expiry", "strike", "right", "multiplier"]
+    list_filter = ["right", "expiry"]
+    search_fields = ["instrument__symbol", "underlying__symbol"]
+    date_hierarchy = "expiry"
+    list_select_related = ["instrument", "underlying"]
 
 
 @admin.register(PriceBar)

@@ -1,6 +1,7 @@
 from django.db import models
 
 from marketdata.core.bars import Timeframe
+from marketdata.core.options import Right
 
 
 class AssetClass(models.TextChoices):
@@ -13,6 +14,10 @@ class AssetClass(models.TextChoices):
 
 
 TimeframeChoices = models.TextChoices("TimeframeChoices", [(t.name, (t.value, t.value)) for t in Timeframe])
+
+OptionRightChoices = models.TextChoices(
+    "OptionRightChoices", [(r.name, (r.value, r.value.title())) for r in Right]
+)
 
 
 class RunStatus(models.TextChoices):

@@ -1,9 +1,9 @@
-"""Instruments, price bars, ingestion runs and their data-quality reports."""
+"""Instruments (option contracts among them), price bars, ingestion runs and their data-quality reports."""
 
 from django.conf import settings
 from django.db import models
 
-from marketdata.choices import AssetClass, RunStatus, TimeframeChoices
+from marketdata.choices import AssetClass, OptionRightChoices, RunStatus, TimeframeChoices
 
 PRICE = {"max_digits": 20, "decimal_places": 8}
 US_EQUITY_EXCHANGES = {"XNYS", "XNAS", "ARCX", "BATS", "IEXG", "XASE", "NYSE", "NASDAQ", "ARCA", "AMEX"}
@@ -30,6 +30,34 @@ class Instrument(models.Model):
         return (
             self.asset_class in {AssetClass.EQUITY, AssetClass.ETF} and self.exchange in US_EQUITY_EXCHANGES
         )
+
+
+class OptionContract(models.Model):
+    """The terms of an option instrument (asset class option, symbol its OCC symbol)."""
+
+    instrument = models.OneToOneField(
+        Instrument, on_delete=models.CASCADE, primary_key=True, related_name="option_contract"
+    )
+    underlying = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="option_contracts")
+    expiry = models.DateField()
+    strike = models.DecimalField(
+        max_digits=8, decimal_places=3, help_text="In dollars; OCC strikes are in thousandths."
+    )
+    right = models.CharField(max_length=4, choices=OptionRightChoices.choices)
+    multiplier = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        ordering = ["underlying", "expiry", "strike", "right"]
+        indexes = [models.Index(fields=["underlying", "expiry"], name="optioncontract_underlying_exp")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(strike__gt=0), name="optioncontract_strike_positive"),
+            models.CheckConstraint(
+                condition=models.Q(multiplier__gt=0), name="optioncontract_multiplier_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.instrument)
 
 
 class PriceBar(models.Model):

@@ -16,12 +16,13 @@ from psycopg.copy import QueuedLibpqWriter
 
 from marketdata.choices import AssetClass, RunStatus
 from marketdata.core.bars import BAR_COLUMNS, Timeframe, raw_from_frame
-from marketdata.core.errors import InvalidInput
+from marketdata.core.errors import Conflict, InvalidInput
+from marketdata.core.options import OptionContract as ContractTerms
 from marketdata.core.providers.base import DataProvider
 from marketdata.core.providers.csv import CSVProvider
 from marketdata.core.providers.synthetic import SyntheticProvider
 from marketdata.core.quality import CheckResult, check_bars
-from marketdata.models import IngestionRun, Instrument, PriceBar, QualityReport
+from marketdata.models import IngestionRun, Instrument, OptionContract, PriceBar, QualityReport
 from marketdata.selectors import bars_frame_get, last_close_before
 from quantsite.events import event_bus
 from quantsite.runs import run_recorded
@@ -57,6 +58,30 @@ def instrument_ensure(*, symbol: str, defaults: dict | None = None) -> Instrumen
         raise InvalidInput("empty symbol")
     instrument, _ = Instrument.objects.get_or_create(symbol=symbol, defaults=defaults or {})
     return instrument
+
+
+def option_contract_ensure(*, symbol: str) -> OptionContract:
+    """The option instrument of an OCC symbol with its terms; created (with its underlying's
+    instrument when that is new too) the first time the symbol is seen."""
+    terms = ContractTerms.parse(symbol)
+    name = f"{terms.underlying} {terms.expiry} {terms.strike} {terms.right}"
+    with transaction.atomic():
+        instrument = instrument_ensure(
+            symbol=terms.symbol, defaults={"asset_class": AssetClass.OPTION, "exchange": "OPRA", "name": name}
+        )
+        if instrument.asset_class != AssetClass.OPTION:
+            raise Conflict(f"instrument {terms.symbol} exists as {instrument.asset_class}, not as an option")
+        contract, _ = OptionContract.objects.get_or_create(
+            instrument=instrument,
+            defaults={
+                "underlying": instrument_ensure(symbol=terms.underlying),
+                "expiry": terms.expiry,
+                "strike": terms.strike,
+                "right": terms.right,
+                "multiplier": terms.multiplier,
+            },
+        )
+    return contract
 
 
 def ingestion_run_create(

@@ -1,1 +1,2 @@
-"""Market data, pure: bar frames, providers, synthetic data and quality checks (no Django)."""
+"""Market data, pure: bar frames, providers, synthetic data, quality checks, and option contracts,
+pricing and chains (no Django)."""

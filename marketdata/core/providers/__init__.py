@@ -1,1 +1,1 @@
-"""Data providers: where bars come from (synthetic, files, Alpaca)."""
+"""Data providers: where bars and option chains come from (synthetic, files, Alpaca)."""

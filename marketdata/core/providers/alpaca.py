@@ -4,6 +4,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pandas as pd
@@ -49,25 +50,21 @@ class AlpacaProvider(DataProvider):
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
     ) -> None:
-        if not api_key or not secret_key:
-            raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
-        if max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be at least 1, not {max_attempts}")
+        backoff = backoff_settings(
+            api_key,
+            secret_key,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+            sleep=sleep,
+            timeout=timeout,
+        )
         self._api_key = api_key
         self._secret_key = secret_key
         self._data_url = data_url or DEFAULT_DATA_URL
         self._stream_url = stream_url
-        self._feed = _choice(DataFeed, feed, "feed")
-        self._adjustment = _choice(Adjustment, adjustment, "adjustment")
-        self._client = _BarsClient(
-            api_key,
-            secret_key,
-            url_override=self._data_url,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_seconds=backoff_seconds,
-            sleep=sleep,
-        )
+        self._feed = alpaca_choice(DataFeed, feed, "feed")
+        self._adjustment = alpaca_choice(Adjustment, adjustment, "adjustment")
+        self._client = _BarsClient(api_key, secret_key, raw_data=True, url_override=self._data_url, **backoff)
 
     def fetch_bars(self, symbol: str, start: datetime, end: datetime, timeframe: Timeframe) -> RawBars:
         check_range(start, end)
@@ -80,18 +77,9 @@ class AlpacaProvider(DataProvider):
             adjustment=self._adjustment,
             feed=self._feed,
         )
-        try:
+        with alpaca_errors(f"bars of {symbol}", f"bars request for {symbol}", self._data_url):
             # The SDK follows next_page_token itself and returns {symbol: [bar, ...]} of all pages.
             reply = self._client.get_stock_bars(request)
-        except APIError as exc:
-            raise ProviderError(
-                f"Alpaca refused bars of {symbol}: HTTP {exc.status_code}: {_reason(exc)}"
-            ) from exc
-        except (requests.RequestException, ValueError) as exc:
-            raise ProviderError(
-                f"Alpaca bars request for {symbol} failed: {type(exc).__name__} ({self._data_url})",
-                details={"error": str(exc)},
-            ) from exc
         bars = reply.get(symbol) or []
         frame = bar_frame(
             # A malformed time becomes NaT so that validation rejects that row by number.
@@ -129,17 +117,31 @@ class AlpacaProvider(DataProvider):
         return _drain(stream, quotes)
 
 
-class _BarsClient(StockHistoricalDataClient):
-    """alpaca-py's bars client with a request timeout and our back-off on HTTP 429.
+def backoff_settings(api_key, secret_key, *, max_attempts, backoff_seconds, sleep, timeout) -> dict:
+    """The checked settings of a BackoffClient: refused without keys or without an attempt."""
+    if not api_key or not secret_key:
+        raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
+    if max_attempts < 1:
+        raise InvalidInput(f"max_attempts must be at least 1, not {max_attempts}")
+    return {
+        "max_attempts": max_attempts,
+        "backoff_seconds": backoff_seconds,
+        "sleep": sleep,
+        "timeout": timeout,
+    }
+
+
+class BackoffClient:
+    """A mixin for alpaca-py's REST clients: a request timeout and our back-off on HTTP 429.
 
     The SDK would retry a 429 itself, sleeping a fixed 3 s through time.sleep; that retry is
-    switched off (StockHistoricalDataClient does not pass retry_attempts on, and 0 would mean
-    "default") so that each page request backs off exponentially through the injected sleep.
-    Retrying one request, not the whole call, keeps the pages already read.
+    switched off (the data clients do not pass retry_attempts on, and 0 would mean "default")
+    so that each page request backs off exponentially through the injected sleep. Retrying one
+    request, not the whole call, keeps the pages already read.
     """
 
-    def __init__(self, api_key, secret_key, *, url_override, timeout, max_attempts, backoff_seconds, sleep):
-        super().__init__(api_key, secret_key, raw_data=True, url_override=url_override)
+    def __init__(self, *args, timeout, max_attempts, backoff_seconds, sleep, **kwargs):
+        super().__init__(*args, **kwargs)
         self._retry = 0
         self._timeout = timeout
         self._max_attempts = max_attempts
@@ -160,6 +162,24 @@ class _BarsClient(StockHistoricalDataClient):
         raise RateLimited(
             f"Alpaca rate limit: HTTP 429 on {self._max_attempts} attempts in a row; try again later"
         )
+
+
+class _BarsClient(BackoffClient, StockHistoricalDataClient):
+    pass
+
+
+@contextmanager
+def alpaca_errors(refused: str, request: str, url: str) -> Iterator[None]:
+    """Alpaca's errors as ProviderError: "Alpaca refused <refused>: HTTP ..." for an error reply,
+    "Alpaca <request> failed: ..." for a request that got no reply."""
+    try:
+        yield
+    except APIError as exc:
+        raise ProviderError(f"Alpaca refused {refused}: HTTP {exc.status_code}: {_reason(exc)}") from exc
+    except (requests.RequestException, ValueError) as exc:
+        raise ProviderError(
+            f"Alpaca {request} failed: {type(exc).__name__} ({url})", details={"error": str(exc)}
+        ) from exc
 
 
 def _drain(stream: StockDataStream, quotes: queue.Queue) -> Iterator[Quote]:
@@ -183,7 +203,7 @@ def _drain(stream: StockDataStream, quotes: queue.Queue) -> Iterator[Quote]:
         thread.join(timeout=10)
 
 
-def _choice(enum, value: str, what: str):
+def alpaca_choice(enum, value: str, what: str):
     try:
         return enum(value)
     except ValueError:
