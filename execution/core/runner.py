@@ -175,7 +175,7 @@ class _Series:
         return self.size - 1
 
     def arrays(self, symbol: str) -> BarArrays:
-        columns = self.values[:, : self.size].view()
+        columns = self.values[:, : self.size]  # a view: the buffer's later columns stay writable here
         columns.flags.writeable = False
         index = pd.DatetimeIndex(self.times[: self.size]).tz_localize("UTC")
         return BarArrays(symbol, index, *columns)

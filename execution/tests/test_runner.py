@@ -160,3 +160,45 @@ def test_a_daily_loss_past_the_limit_pauses_entries_until_the_next_session():
     refused = reports[5].refused[0][1]
     assert [reason.code for reason in refused.reasons] == ["daily_loss_limit"]
     assert client.portfolio.position("BBB") == pytest.approx(3.9)
+
+
+def test_the_strategy_reads_every_bar_so_far_in_read_only_arrays_however_many_arrive():
+    bars = SyntheticProvider(seed=7).get_bars(
+        "AAA", datetime(2022, 1, 1, tzinfo=UTC), datetime(2022, 12, 31, tzinfo=UTC), Timeframe.D1
+    )
+    seen = []
+
+    class Recorder(ArraySignalStrategy):
+        name = "recorder"
+
+        def signal_codes(self, data, config):
+            seen.append(data)
+            return np.zeros(len(data), dtype=np.int8)
+
+    commission, slippage = costs_of(BacktestConfig())
+    runner = StrategyRunner(
+        Recorder(StrategyConfig(strategy="buy_and_hold", name="recorder", universe=["AAA"])),
+        risk_manager=PermissiveRiskManager(),
+        portfolio=SimulatedBrokerClient(cash=1000.0, commission=commission, slippage=slippage).portfolio,
+        history={"AAA": bars.iloc[:3]},
+        quote=lambda symbol, order: 0.0,
+        buying_power=lambda: 0.0,
+        commission=commission,
+        send=lambda order, signal: None,
+    )
+    for ts, row in bars.iloc[3:].iterrows():  # past the arrays' first capacity, and their doublings
+        runner.on_bars({"AAA": PriceBar("AAA", ts.to_pydatetime(), *row.to_numpy(), -1)})
+
+    last = seen[-1]
+    assert len(bars) > 128
+    assert len(last) == len(bars)
+    np.testing.assert_array_equal(last.close, bars["close"].to_numpy())
+    assert list(last.ts) == list(bars.index)
+    assert len(seen[0]) == 4  # the history and the first new bar
+    np.testing.assert_array_equal(seen[0].close, bars["close"].to_numpy()[:4])  # unchanged by later bars
+    with pytest.raises(ValueError, match="read-only"):
+        last.close[0] = 1.0
+    with pytest.raises(ValueError, match="not after the last one"):
+        runner.on_bars(
+            {"AAA": PriceBar("AAA", bars.index[-1].to_pydatetime(), *bars.iloc[-1].to_numpy(), -1)}
+        )
