@@ -148,7 +148,7 @@ def assert_equal_results(run: WalkForwardRun, expected) -> None:
 
 
 def test_the_cli_runs_a_walk_forward_on_the_workers_equal_to_one_in_process(
-    aaa, workers, worker_env, tmp_path
+    aaa, workers, worker_env, artifacts, tmp_path
 ):
     workers()
 
@@ -185,7 +185,7 @@ def test_the_cli_runs_a_walk_forward_on_the_workers_equal_to_one_in_process(
         parameter_grid={"fast": [5, 10], "slow": [20, 40]},
     )
     assert_equal_results(run, in_process(wf, BacktestConfig()))
-    assert Path(run.report_path).read_text().startswith("<!DOCTYPE html>")
+    assert (artifacts / run.report_path).read_text().startswith("<!DOCTYPE html>")
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, workers, broker_url, tmp_path):
