@@ -107,8 +107,8 @@ def test_a_missing_or_replaced_registered_model_is_refused(aaa, artifacts, small
     with pytest.raises(CommandError, match=f"model #{trained.pk}: its artifact file holds another model"):
         call_command(*args, f"model={trained.pk}", stdout=StringIO())
     (artifacts / trained.artifact_path).unlink()
-    missing = f"model #{trained.pk}: its artifact {trained.artifact_path} is missing from the artifact storage"
-    with pytest.raises(CommandError, match=missing):
+    missing = f"its artifact {trained.artifact_path} is missing from the artifact storage"
+    with pytest.raises(CommandError, match=f"model #{trained.pk}: {missing}"):
         call_command(*args, f"model={trained.pk}", stdout=StringIO())
     assert not BacktestRun.objects.exists()
 
