@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: demo test lint format bench run worker trading-worker beat clean
+.PHONY: demo test lint format bench run up worker trading-worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,17 +68,28 @@ run: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0
 	$(MANAGE) runserver 127.0.0.1:8000
 
+# The Procfile's processes (gunicorn, the workers, beat) run with honcho against PostgreSQL and Redis:
+# the local ones unless the environment names others.
+up worker trading-worker beat: export DATABASE_URL ?= postgres://root@127.0.0.1:5432/quant
+up worker trading-worker beat: export REDIS_URL ?= redis://127.0.0.1:6379/0
+up worker trading-worker beat: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/1
+HONCHO := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho
+
+up: $(VENV)/.runtime
+	$(MANAGE) migrate --no-input -v 0
+	$(MANAGE) collectstatic --no-input -v 0
+	$(HONCHO) start
+
 worker: $(VENV)/.runtime
-	$(BIN)/celery -A quantsite worker --loglevel INFO -Q ingestion,features,training,backtests,monitoring
+	$(HONCHO) start worker
 
 # Trading sessions: each paper or live strategy version's session holds a thread for as long as it
-# trades (SESSIONS of them at most), waiting on the event bus for new bars.
-SESSIONS ?= 16
+# trades (SESSIONS of them at most, 16 unless set), waiting on the event bus for new bars.
 trading-worker: $(VENV)/.runtime
-	$(BIN)/celery -A quantsite worker --loglevel INFO -Q execution -P threads -c $(SESSIONS) -n trading@%h
+	$(HONCHO) start trading
 
 beat: $(VENV)/.runtime
-	$(BIN)/celery -A quantsite beat --loglevel INFO
+	$(HONCHO) start beat
 
 clean:
 	rm -rf $(VENV) var

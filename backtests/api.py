@@ -364,8 +364,7 @@ class RecordedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     )
     @action(detail=True, methods=["get"], url_path="report", url_name="report")
     def report(self, request, pk=None):
-        path = run_report_get(run=self.get_object())
-        return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+        return FileResponse(run_report_get(run=self.get_object()), content_type="text/html; charset=utf-8")
 
 
 @extend_schema_view(

@@ -2,13 +2,14 @@
 works on (stored or from a CSV file)."""
 
 from collections.abc import Sequence
-from pathlib import Path
 
+from django.core.files import File
 from django.db.models import Count, QuerySet, Value
 
 from backtests.choices import RunKind, RunStatus
 from backtests.models import BacktestRun, RecordedRun, WalkForwardRun, WalkForwardTrial
 from marketdata.core.errors import NotFound
+from quantsite.artifacts import artifact_open
 
 
 def backtest_run_list() -> QuerySet[BacktestRun]:
@@ -22,14 +23,14 @@ def backtest_run_get(*, run_id: int) -> BacktestRun:
         raise NotFound(f"no backtest run #{run_id}") from None
 
 
-def run_report_get(*, run: RecordedRun) -> Path:
-    """The HTML report file of a finished run (a backtest or a walk-forward)."""
-    path = Path(run.report_path) if run.report_path else None
-    if run.status != RunStatus.DONE or path is None:
+def run_report_get(*, run: RecordedRun) -> File:
+    """The HTML report of a finished run (a backtest or a walk-forward), open for reading."""
+    if run.status != RunStatus.DONE or not run.report_path:
         raise NotFound(f"the report of {run.label} #{run.pk} is not ready (status {run.status})")
-    if not path.is_file():
-        raise NotFound(f"the report of {run.label} #{run.pk} is missing from the artifact storage")
-    return path
+    try:
+        return artifact_open(run.report_path)
+    except FileNotFoundError:
+        raise NotFound(f"the report of {run.label} #{run.pk} is missing from the artifact storage") from None
 
 
 # --- walk-forward runs ------------------------------------------------------------------------

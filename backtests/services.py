@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pandas as pd
-from django.conf import settings
 from django.db import transaction
 from pydantic import ValidationError
 
@@ -23,6 +22,7 @@ from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, validation_message
 from marketdata.selectors import csv_bars_get, stored_bars_check, stored_bars_get
+from quantsite.artifacts import artifact_write
 from quantsite.runs import run_recorded
 from risk.services import risk_policy_get
 from strategies.choices import StrategyStage
@@ -292,7 +292,7 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
         result = backtest_compute(
             strategy_config=strategy_config, backtest_config=backtest_config, data=data, fast=fast
         )
-        report = backtest_report_write(result=result, path=backtest_report_path(run=run))
+        report = artifact_write(backtest_report_name(run=run), ReportGenerator().generate_html(result))
         _result_keep(run, result, report)
     version = run.strategy_version
     if version is not None and version.stage == StrategyStage.BACKTEST_APPROVED:
@@ -300,17 +300,18 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
     return result
 
 
-def backtest_report_path(*, run: BacktestRun) -> Path:
-    return Path(settings.ARTIFACT_STORAGE) / "backtests" / f"run-{run.pk}.html"
+def backtest_report_name(*, run: BacktestRun) -> str:
+    """The name of the run's HTML report in the artifact storage."""
+    return f"backtests/run-{run.pk}.html"
 
 
-def _result_keep(run: BacktestRun, result: BacktestResult, report: Path) -> None:
-    """The result's metrics, trades and (downsampled) equity curve on the run; status done. The
-    caller saves the run."""
+def _result_keep(run: BacktestRun, result: BacktestResult, report: str) -> None:
+    """The result's metrics, trades and (downsampled) equity curve on the run, and the name of its
+    report; status done. The caller saves the run."""
     curve = result.equity_curve
     keep = downsample_indices(curve.equity, MAX_STORED_CURVE_POINTS)
     run.metrics = to_plain(result.metrics)
     run.trades = [trade_json(t) for t in result.trades]
     run.equity_curve = equity_curve_json(curve, keep)
-    run.report_path = str(report)
+    run.report_path = report
     run.status = RunStatus.DONE

@@ -54,6 +54,7 @@ from backtests.services import (
     strategy_config_from_dict,
 )
 from marketdata.core.errors import ApplicationError, InvalidInput
+from quantsite.artifacts import artifact_write
 from quantsite.runs import run_error_message, run_recorded
 from strategies.core.config import StrategyConfig
 from strategies.core.registry import strategy_build
@@ -365,13 +366,14 @@ def walk_forward_run_assemble(*, run: WalkForwardRun) -> WalkForwardResult | Non
             inputs.backtest_config,
         )
         title = f"Walk-forward #{run.pk}: {run.strategy} on {', '.join(run.symbols)} {run.timeframe}"
-        report = walk_forward_report_write(result=result, path=walk_forward_report_path(run=run), title=title)
+        report = artifact_write(walk_forward_report_name(run=run), walk_forward_html(result, title=title))
         _result_keep(run, result, report)
     return result
 
 
-def walk_forward_report_path(*, run: WalkForwardRun) -> Path:
-    return Path(settings.ARTIFACT_STORAGE) / "walkforwards" / f"{run.pk}.html"
+def walk_forward_report_name(*, run: WalkForwardRun) -> str:
+    """The name of the run's HTML report in the artifact storage."""
+    return f"walkforwards/{run.pk}.html"
 
 
 # --- inside ----------------------------------------------------------------------------------
@@ -448,8 +450,9 @@ def _trial_from_row(row: WalkForwardTrial) -> Trial:
     )
 
 
-def _result_keep(run: WalkForwardRun, result: WalkForwardResult, report: Path) -> None:
-    """The result's document and headline figures on the run; status done. The caller saves it."""
+def _result_keep(run: WalkForwardRun, result: WalkForwardResult, report: str) -> None:
+    """The result's document and headline figures on the run, and the name of its report; status
+    done. The caller saves it."""
     metrics, dsr, pbo = result.aggregated_metrics, result.deflated_sharpe, result.overfitting
     run.result = walk_forward_json(result)
     run.trials_count = len(result.trials)
@@ -460,7 +463,7 @@ def _result_keep(run: WalkForwardRun, result: WalkForwardResult, report: Path) -
     run.efficiency = to_plain(result.efficiency)
     run.dsr_probability = None if dsr is None else to_plain(dsr.probability)
     run.pbo = None if pbo is None else to_plain(pbo.pbo)
-    run.report_path = str(report)
+    run.report_path = report
     run.status = RunStatus.DONE
 
 

@@ -1,9 +1,10 @@
-"""The read API under load on PostgreSQL, one run: wrk (Debian's package) against gunicorn (4 sync
-workers) serving /api/v1/metrics/summary/ and /api/v1/positions/ with 200 open positions (20 paper
-strategy versions of 10 symbols each) and 50,000 fills stored in a database of its own, 50
-connections for 15 s each, a viewer's token. Requests per second and the latency distribution
-(p50, p99) as wrk reports them: first as deployed (the read cache of quantsite.read_cache with its
-default period of 1 s, in Redis), then with it off (every request computed).
+"""The read API under load on PostgreSQL, one run: wrk (Debian's package) against gunicorn (as
+deployed, quantsite/gunicorn.conf.py, with 4 sync workers) serving /api/v1/metrics/summary/ and
+/api/v1/positions/ with 200 open positions (20 paper strategy versions of 10 symbols each) and
+50,000 fills stored in a database of its own, 50 connections for 15 s each, a viewer's token.
+Requests per second and the latency distribution (p50, p99) as wrk reports them: first as deployed
+(the read cache of quantsite.read_cache with its default period of 1 s, in Redis), then with it off
+(every request computed).
 
 Target: p99 under 100 ms at 50 concurrent connections. Run with `make bench`; needs PostgreSQL
 (BENCH_DATABASE_URL; its database is that name with "_api"), Redis (BENCH_REDIS_URL), gunicorn
@@ -20,6 +21,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from benchmarks.ingest import BENCH_URL, django_setup
 
@@ -29,6 +31,7 @@ PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
 API_URL = BENCH_URL + "_api"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", "4"))
+CONFIG = Path(__file__).resolve().parent.parent / "quantsite" / "gunicorn.conf.py"
 
 
 def seed() -> str:
@@ -127,7 +130,7 @@ def summary(path: str, out: str) -> str:
 def served(token: str, read_cache_seconds: str) -> None:
     """gunicorn with the read cache's period (API_READ_CACHE_SECONDS), each endpoint under wrk."""
     environ = {**os.environ, "API_READ_CACHE_SECONDS": read_cache_seconds}
-    command = ["gunicorn", "quantsite.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", str(WORKERS)]
+    command = ["gunicorn", "-c", str(CONFIG), "-b", f"127.0.0.1:{PORT}", "-w", str(WORKERS)]
     server = subprocess.Popen([sys.executable, "-m", *command, "--log-level", "warning"], env=environ)
     try:
         request = urllib.request.Request(f"http://127.0.0.1:{PORT}/healthz")

@@ -1,21 +1,20 @@
 """Writes of features: compute a feature set over stored bars, through the feature cache.
 
 The cache keeps, per (instrument, timeframe, feature set version), the features of every stored
-bar from the instrument's first to last_ts, as a Parquet file in the artifact storage, with a
-ComputedFeatures row. It is read back when the bars are still the ones it was computed from: as
-many in its range, none ingested (new or changed) since it was computed, none added before its
-first. New bars after last_ts extend it: the indicators are recursive (an exact RSI needs every
-earlier bar), so the series is computed again from the first bar, its earlier rows are checked
-against the cached ones (they must come out the same), and the file is written again with the
-new rows. Anything else computes it anew.
+bar from the instrument's first to last_ts, as a Parquet file in the artifact storage (the row's
+path is its name there), with a ComputedFeatures row. It is read back when the bars are still the
+ones it was computed from: as many in its range, none ingested (new or changed) since it was
+computed, none added before its first. New bars after last_ts extend it: the indicators are
+recursive (an exact RSI needs every earlier bar), so the series is computed again from the first
+bar, its earlier rows are checked against the cached ones (they must come out the same), and the
+file is written again with the new rows. Anything else computes it anew.
 """
 
+import io
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
 import structlog
-from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 from marketdata.models import Instrument
 from marketdata.selectors import bar_list, instrument_get, stored_bars_get
+from quantsite.artifacts import artifact_read, artifact_storage, artifact_write
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,7 @@ def _cached(feature_set: FeatureSet, instrument: Instrument, timeframe: Timefram
     bars = bar_list(instrument=instrument, timeframe=timeframe)
     cached = None
     if entry is not None and _still_valid(entry, bars):
-        cached = pd.read_parquet(entry.path)
+        cached = pd.read_parquet(io.BytesIO(artifact_read(entry.path)))
         if not bars.filter(ts__gt=entry.last_ts).exists():
             log.info("features read from the cache", symbol=instrument.symbol, version=entry.version)
             return cached
@@ -75,7 +75,7 @@ def _still_valid(entry: ComputedFeatures, bars) -> bool:
         and in_range["ingested"] is not None
         and in_range["ingested"] <= entry.computed_at
         and not bars.filter(ts__lt=entry.first_ts).exists()
-        and Path(entry.path).exists()
+        and artifact_storage().exists(entry.path)
     )
 
 
@@ -94,15 +94,15 @@ def _kept(
     computed_at: datetime,
 ) -> pd.DataFrame:
     name = f"{instrument.symbol}-{timeframe}-{feature_set.version}.parquet"
-    path = Path(settings.ARTIFACT_STORAGE) / "features" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    features.to_parquet(path)
+    parquet = io.BytesIO()
+    features.to_parquet(parquet)
+    path = artifact_write(f"features/{name}", parquet.getvalue())
     fields = {
         "feature_set": feature_set.name,
         "first_ts": features.index[0],
         "last_ts": features.index[-1],
         "rows": len(features),
-        "path": str(path),
+        "path": path,
         "computed_at": computed_at,
     }
     if entry is None:

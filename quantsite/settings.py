@@ -7,6 +7,7 @@ PostgreSQL and Redis. With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be given
 
 from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -66,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files answered before the rest of the stack (sessions, auth) runs for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "quantsite.middleware.api_nul_refusal",
     "quantsite.middleware.reads_renewed_on_write",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -143,8 +146,26 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 
-# --- artifacts, market data, brokers --------------------------------------------------------
-ARTIFACT_STORAGE = Path(env.str("ARTIFACT_STORAGE", default=str(VAR_DIR / "artifacts")))
+# --- artifacts ------------------------------------------------------------------------------
+# Reports, model files and feature caches (quantsite.artifacts): a local folder, or an S3-compatible
+# bucket (AWS S3, Cloudflare R2, MinIO) named s3://bucket/prefix, through django-storages. For a
+# bucket, AWS_S3_ENDPOINT_URL names any endpoint but AWS's own and boto3 takes the keys from the
+# environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), so no key is ever a setting.
+ARTIFACT_STORAGE = env.str("ARTIFACT_STORAGE", default=str(VAR_DIR / "artifacts"))
+_bucket = urlsplit(ARTIFACT_STORAGE)
+if _bucket.scheme == "s3":
+    if not _bucket.netloc:
+        raise SystemExit(f"configuration error: ARTIFACT_STORAGE {ARTIFACT_STORAGE!r} names no bucket")
+    ARTIFACT_STORAGE_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": _bucket.netloc, "location": _bucket.path.strip("/")},
+    }
+else:
+    ARTIFACT_STORAGE_BACKEND = {"BACKEND": "quantsite.artifacts.ArtifactFileStorage"}
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+
+# --- market data, brokers -------------------------------------------------------------------
 MARKETDATA_PROVIDER = env.str("MARKETDATA_PROVIDER", default="synthetic")
 ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
 ALPACA_API_SECRET = env.str("ALPACA_API_SECRET", default="")
@@ -294,12 +315,26 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # With DEBUG off, static files get content-hashed names and gzip copies (collectstatic makes them:
+    # the Dockerfile and `make up` run it) and whitenoise serves them with far-future cache headers;
+    # while developing they are served as they are, straight from the apps and STATICFILES_DIRS.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+    "artifacts": ARTIFACT_STORAGE_BACKEND,
+}
 # The console's own files, and plotly.js as the plotly package ships it (no CDN).
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(find_spec("plotly").origin).parent / "package_data")]
 
 # --- security (production values whenever DEBUG is off) -------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Liveness probes (a container's healthcheck, a load balancer) ask over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("SECURE_HSTS_SECONDS", default=31536000)

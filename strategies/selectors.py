@@ -5,6 +5,7 @@ from django.db.models import BooleanField, CharField, OuterRef, QuerySet, Subque
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from marketdata.core.errors import InvalidInput, NotFound
+from quantsite.artifacts import artifact_read
 from quantsite.db import row_get
 from risk.core.state import TradingState
 from risk.models import TradingStateRecord
@@ -13,15 +14,21 @@ from strategies.models import Approval, StrategyVersion, TrainedModel
 
 
 def model_artifact_get(reference: str) -> ModelArtifact | None:
-    """The artifact of the registered model whose id is reference; None when reference is not an id
-    (ml strategies then read it as a file path). A registered artifact whose file no longer holds
-    the registered content is refused."""
+    """The artifact of the registered model whose id is reference (read from the artifact storage);
+    None when reference is not an id (ml strategies then read it as a file path). A registered
+    artifact whose file no longer holds the registered content is refused."""
     if not reference.isdigit():
         return None
     trained = TrainedModel.objects.filter(pk=int(reference)).first()
     if trained is None:
         raise NotFound(f"no registered model #{reference}")
-    artifact = ModelArtifact.load(trained.artifact_path)
+    try:
+        content = artifact_read(trained.artifact_path)
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"model #{reference}: its artifact {trained.artifact_path} is missing from the artifact storage"
+        ) from None
+    artifact = ModelArtifact.from_bytes(content, source=trained.artifact_path)
     if artifact.content_hash != trained.content_hash:
         raise InvalidInput(
             f"model #{reference}: its artifact file holds another model than the one registered"

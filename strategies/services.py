@@ -8,13 +8,11 @@ embargo is in rows), then fits the model on all the rows and stores the artifact
 storage with a TrainedModel row (status candidate).
 """
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import structlog
-from django.conf import settings
 from django.db import transaction
 
 from features.core.labels import LabelSpec, forward_returns, label_spec_parse
@@ -23,6 +21,7 @@ from features.services import features_compute
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
 from marketdata.selectors import active_symbols_with_bars, instrument_get, stored_bars_get
+from quantsite.artifacts import artifact_write
 from strategies.choices import ModelStatus
 from strategies.core.models.evaluation import CrossValidation, cross_validate
 from strategies.core.models.trading import MODELS, TrainData
@@ -79,7 +78,7 @@ def model_train(
     result = cross_validate(model_type, data, splits, params=params, forward_returns=forward)
     model = MODELS[model_type]()
     artifact = model.fit(data, params)
-    path = artifact.save(Path(settings.ARTIFACT_STORAGE) / "models" / f"{artifact.content_hash}.json")
+    name = artifact_write(f"models/{artifact.content_hash}.json", artifact.to_bytes())
     with transaction.atomic():
         trained = TrainedModel.objects.create(
             model_type=model_type,
@@ -101,7 +100,7 @@ def model_train(
                 ],
             },
             importance=dict(sorted(artifact.importance.items(), key=lambda item: -item[1])),
-            artifact_path=str(path),
+            artifact_path=name,
             content_hash=artifact.content_hash,
             requested_by=requested_by,
             retrained_from=retrained_from,

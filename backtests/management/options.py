@@ -1,7 +1,6 @@
 """Command-line pieces shared by the backtest and walkforward commands: the strategy, data and cost
 flags, their parsing into configs, the metrics table, and writing output files."""
 
-import shutil
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from backtests.services import FILL_TIMINGS, strategy_config_from_dict
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import InvalidInput
+from quantsite.artifacts import artifact_location, artifact_read
 from quantsite.cli import parse_param
 from strategies.core.config import StrategyConfig, strategy_config_load
 
@@ -125,11 +125,16 @@ def text_write(path: Path, text: str) -> str:
     return str(path)
 
 
-def file_copy(source: str | Path, target: Path) -> str:
-    """A copy of source (a run's report) at target."""
-    path_prepare(target)
-    try:
-        shutil.copyfile(source, target)
-    except OSError as exc:
-        raise InvalidInput(f"{target}: {exc.strerror}") from None
-    return str(target)
+def run_reports(report: str, html: str | None) -> list[tuple[str, str]]:
+    """Where a stored run's HTML report is (report: its name in the artifact storage), and the copy
+    of it written at html when one is asked for."""
+    written = [("html report", artifact_location(report))]
+    if html:
+        target = path_prepare(Path(html))
+        content = artifact_read(report)
+        try:
+            target.write_bytes(content)
+        except OSError as exc:
+            raise InvalidInput(f"{target}: {exc.strerror}") from None
+        written.append(("html report", str(target)))
+    return written

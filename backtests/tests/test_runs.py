@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -64,8 +63,8 @@ def test_a_run_keeps_what_the_engine_computes_on_the_same_bars(aaa, artifacts):
         "cash": float(expected.equity_curve.cash[-1]),
         "exposure": float(expected.equity_curve.exposure[-1]),
     }
-    assert run.report_path == str(artifacts / "backtests" / f"run-{run.pk}.html")
-    assert Path(run.report_path).read_text().startswith("<!DOCTYPE html>")
+    assert run.report_path == f"backtests/run-{run.pk}.html"
+    assert (artifacts / run.report_path).read_text().startswith("<!DOCTYPE html>")
     assert run.started_at <= run.finished_at
     assert run.duration_seconds >= 0
 

@@ -1,5 +1,6 @@
 """Walk-forwards through real Celery workers (Redis broker and result backend, PostgreSQL): the
-chord's result equals the walk-forward in one process, and a worker killed mid-run loses nothing.
+chord's result equals the walk-forward in one process, a worker killed mid-run loses nothing, and
+one run's jobs spread over workers that serve different queues (as on several machines).
 
 The workers are subprocesses (`celery -A quantsite worker -Q backtests --pool solo`) on a Redis
 database of their own (flushed first) and on pytest's test database, which they read and write as
@@ -19,12 +20,12 @@ import pytest
 import redis
 from celery import Celery
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from kombu import Queue
 
 from backtests.core.results import BacktestConfig
 from backtests.core.walkforward import WalkForwardConfig, WalkForwardEngine, trial_json, walk_forward_json
-from backtests.models import WalkForwardRun
+from backtests.models import WalkForwardChunk, WalkForwardRun
 from backtests.selectors import walk_forward_progress
 from backtests.tasks import walk_forward_run_execute_task, walk_forward_stalled_resume_task
 from backtests.walkforward_services import _trial_from_row, walk_forward_run_create
@@ -78,16 +79,16 @@ def worker_env(broker_url, artifacts, tmp_path) -> dict[str, str]:
 
 @pytest.fixture
 def workers(transactional_db, worker_env, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """start(**env) starts a worker on the backtests queue; every one is killed at the end (before
-    the test database is flushed)."""
+    """start(queues, **env) starts a worker on those queues (the backtests queue by default); every
+    one is killed at the end (before the test database is flushed)."""
     started: list[subprocess.Popen] = []
 
-    def start(**env) -> subprocess.Popen:
+    def start(queues: str = "backtests", **env) -> subprocess.Popen:
         log = (tmp_path / f"worker{len(started)}.log").open("w")
         process = subprocess.Popen(
             [
                 *(str(Path(sys.executable).with_name("celery")), "-A", "quantsite", "worker"),
-                *("-Q", "backtests", "--pool", "solo", "--loglevel", "WARNING"),
+                *("-Q", queues, "--pool", "solo", "--loglevel", "WARNING"),
                 *("-n", f"walkforward{len(started)}@%h", "--without-gossip", "--without-mingle"),
             ],
             cwd=ROOT,
@@ -114,16 +115,19 @@ def worker_logs(tmp_path) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("worker*.log")))
 
 
-def wait_for(
-    condition: Callable[[], bool], what: str, worker: subprocess.Popen, tmp_path, timeout: float = TIMEOUT
-) -> None:
-    deadline = time.monotonic() + timeout
+def wait_for(condition: Callable[[], bool], what: str, tmp_path, *workers: subprocess.Popen) -> None:
+    deadline = time.monotonic() + TIMEOUT
     while not condition():
-        if worker.poll() is not None:
-            pytest.fail(f"{what}: the worker exited ({worker.returncode})\n{worker_logs(tmp_path)}")
+        for worker in workers:
+            if worker.poll() is not None:
+                pytest.fail(f"{what}: a worker exited ({worker.returncode})\n{worker_logs(tmp_path)}")
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s\n{worker_logs(tmp_path)}")
+            pytest.fail(f"{what}: not within {TIMEOUT} s\n{worker_logs(tmp_path)}")
         time.sleep(0.01)
+
+
+def finished(run: WalkForwardRun) -> Callable[[], bool]:
+    return lambda: WalkForwardRun.objects.get(pk=run.pk).status != "running"
 
 
 def client(broker_url: str) -> Celery:
@@ -148,7 +152,7 @@ def assert_equal_results(run: WalkForwardRun, expected) -> None:
 
 
 def test_the_cli_runs_a_walk_forward_on_the_workers_equal_to_one_in_process(
-    aaa, workers, worker_env, tmp_path
+    aaa, workers, worker_env, artifacts, tmp_path
 ):
     workers()
 
@@ -185,7 +189,7 @@ def test_the_cli_runs_a_walk_forward_on_the_workers_equal_to_one_in_process(
         parameter_grid={"fast": [5, 10], "slow": [20, 40]},
     )
     assert_equal_results(run, in_process(wf, BacktestConfig()))
-    assert Path(run.report_path).read_text().startswith("<!DOCTYPE html>")
+    assert (artifacts / run.report_path).read_text().startswith("<!DOCTYPE html>")
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, workers, broker_url, tmp_path):
@@ -201,7 +205,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, worke
     first = workers()
     client(broker_url).send_task(walk_forward_run_execute_task.name, args=[run.pk], queue="backtests")
 
-    wait_for(run.chunks.exists, "a first job done", first, tmp_path)
+    wait_for(run.chunks.exists, "a first job done", tmp_path, first)
     kill(first)  # SIGKILL: the job it was running is never acknowledged
     done = run.chunks.count()
     run.refresh_from_db()
@@ -215,16 +219,58 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(aaa, worke
     second = workers(CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(RESTORE_FAST), WALK_FORWARD_STALL_SECONDS="0")
     client(broker_url).send_task(walk_forward_stalled_resume_task.name, queue="backtests")
 
-    wait_for(
-        lambda: WalkForwardRun.objects.get(pk=run.pk).status != "running",
-        "the run finished",
-        second,
-        tmp_path,
-    )
+    wait_for(finished(run), "the run finished", tmp_path, second)
 
     run.refresh_from_db()
     assert (run.status, run.error) == ("done", "")
     assert walk_forward_progress(run=run) == {"done": 80, "total": 80}
     assert run.trials.count() == run.trials_count == 80
     assert run.trials.values("window", "combo").distinct().count() == 80
+    assert_equal_results(run, in_process(wf, BacktestConfig()))
+
+
+def jobs_held_by() -> set[str]:
+    """The workers (their database connections' application names) waiting to mark a job done."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity as it is now
+        cursor.execute(
+            "SELECT DISTINCT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.relation = %s::regclass AND NOT l.granted",
+            [WalkForwardChunk._meta.db_table],
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_one_walk_forward_spreads_over_workers_serving_different_queues(aaa, workers, broker_url, tmp_path):
+    """A research worker (the Procfile's queue group: every queue but execution) and a worker of the
+    backtests queue alone, as a second machine sharing the broker and the database would run. Until
+    both hold a job of the run, no job can be marked done (the test locks the jobs' table), so
+    whichever worker starts first cannot take them all: each is seen with a job of its own."""
+    wf = WalkForwardConfig(
+        in_sample_days=250,
+        out_of_sample_days=63,
+        step_days=63,
+        parameter_grid={"fast": [5, 10], "slow": [20, 40]},
+    )
+    run = walk_forward_run_create(
+        strategy_config=MOMENTUM, walk_forward_config=wf, backtest_config=BacktestConfig(), chunk_size=2
+    )
+    database = the_test_database_url()
+    research = ",".join(queue for queue in QUEUES if queue != "execution")
+    started = [
+        workers(research, DATABASE_URL=f"{database}?application_name=research"),
+        workers("backtests", DATABASE_URL=f"{database}?application_name=backtests"),
+    ]
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {WalkForwardChunk._meta.db_table} IN EXCLUSIVE MODE")
+        client(broker_url).send_task(walk_forward_run_execute_task.name, args=[run.pk], queue="backtests")
+        both = {"research", "backtests"}
+        wait_for(lambda: jobs_held_by() == both, "both workers hold a job", tmp_path, *started)
+    wait_for(finished(run), "the run finished", tmp_path, *started)
+
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("done", "")
+    assert walk_forward_progress(run=run) == {"done": 10, "total": 10}  # 4 windows + the span, x 2 jobs
     assert_equal_results(run, in_process(wf, BacktestConfig()))

@@ -62,7 +62,8 @@ def test_the_second_call_reads_the_cache_and_returns_the_same_frame(aaa, artifac
     entry = ComputedFeatures.objects.get()
     assert (entry.version, entry.rows, entry.feature_set) == (FEATURES.version, len(first), "small")
     assert (entry.first_ts, entry.last_ts) == (first.index[0], first.index[-1])
-    assert entry.path.startswith(str(artifacts / "features"))
+    assert entry.path == f"features/AAA-1d-{FEATURES.version}.parquet"
+    assert (artifacts / entry.path).is_file()
     pd.testing.assert_frame_equal(first, stored_features(), check_exact=True)
 
 

@@ -3,7 +3,6 @@ predictions of the approved models after each ingestion."""
 
 from datetime import UTC, datetime
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -104,8 +103,12 @@ def test_a_missing_or_replaced_registered_model_is_refused(aaa, artifacts, small
     with pytest.raises(CommandError, match="no registered model #999"):
         call_command(*args, "model=999", stdout=StringIO())
     other = trained_on([aaa], small_set, trees=31)
-    Path(trained.artifact_path).write_text(Path(other.artifact_path).read_text())
+    (artifacts / trained.artifact_path).write_text((artifacts / other.artifact_path).read_text())
     with pytest.raises(CommandError, match=f"model #{trained.pk}: its artifact file holds another model"):
+        call_command(*args, f"model={trained.pk}", stdout=StringIO())
+    (artifacts / trained.artifact_path).unlink()
+    missing = f"its artifact {trained.artifact_path} is missing from the artifact storage"
+    with pytest.raises(CommandError, match=f"model #{trained.pk}: {missing}"):
         call_command(*args, f"model={trained.pk}", stdout=StringIO())
     assert not BacktestRun.objects.exists()
 
@@ -196,7 +199,7 @@ def test_after_an_ingestion_the_approved_models_predict_at_each_active_instrumen
     predictions = list(ModelPrediction.objects.order_by("instrument__symbol"))
     assert [(p.model, p.instrument.symbol) for p in predictions] == [(approved, "AAA"), (approved, "BBB")]
     assert not candidate.predictions.exists()
-    model = ModelArtifact.load(approved.artifact_path).model()
+    model = ModelArtifact.load(artifacts / approved.artifact_path).model()
     for p in predictions:
         features = features_compute(
             feature_set=small_set, symbols=[p.instrument.symbol], timeframe=Timeframe.D1

@@ -43,7 +43,8 @@ def test_a_trained_model_is_registered_with_its_validation_and_artifact(aaa, art
     assert trained.metrics["overall"] == result.overall.figures
     assert all(f["train_rows"] < trained.rows - f["test_rows"] for f in trained.metrics["folds"])  # purged
     assert list(trained.importance) == sorted(trained.importance, key=trained.importance.get, reverse=True)
-    artifact = ModelArtifact.load(trained.artifact_path)
+    assert trained.artifact_path == f"models/{trained.content_hash}.json"
+    artifact = ModelArtifact.load(artifacts / trained.artifact_path)
     assert artifact.content_hash == trained.content_hash
     assert artifact.feature_set_version == feature_set.version
     data, _ = training_rows(feature_set=feature_set, label=label, symbols=[aaa], timeframe=Timeframe.D1)
@@ -84,7 +85,7 @@ def test_the_train_command_prints_the_folds_the_top_features_and_the_model(aaa, 
     ]
     assert [line.split()[0] for line in lines[2:6]] == ["0", "1", "2", "all"]
     assert lines[6].startswith("top features: ")
-    assert lines[7] == f"model #{trained.pk} (candidate), artifact {trained.artifact_path}"
+    assert lines[7] == f"model #{trained.pk} (candidate), artifact {artifacts / trained.artifact_path}"
     assert trained.params["n_estimators"] == 20
 
 

@@ -12,9 +12,9 @@ from backtests.core.results import BacktestResult
 from backtests.management.options import (
     add_backtest_arguments,
     backtest_config_from_options,
-    file_copy,
     metrics_table,
     path_prepare,
+    run_reports,
     strategy_config_from_options,
     text_write,
 )
@@ -110,9 +110,7 @@ class Command(BaseCommand):
         )
         result = backtest_run_execute(run=run, fast=opts["fast"])
         self.stdout.write(self._summary(result, run.duration_seconds))
-        written = [("html report", run.report_path)]
-        if opts["html"]:
-            written.append(("html report", file_copy(run.report_path, Path(opts["html"]))))
+        written = run_reports(run.report_path, opts["html"])
         return result, written
 
     def _on_csv(self, strategy_config, backtest_config, opts) -> tuple[BacktestResult, list]:

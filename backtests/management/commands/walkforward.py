@@ -16,10 +16,10 @@ from backtests.core.wf_report import DSR_CONFIDENCE
 from backtests.management.options import (
     add_backtest_arguments,
     backtest_config_from_options,
-    file_copy,
     metrics_table,
     parse_decimal,
     path_prepare,
+    run_reports,
     strategy_config_from_options,
     text_write,
 )
@@ -223,9 +223,7 @@ class Command(BaseCommand):
     def _finished(self, run: WalkForwardRun, opts) -> tuple[dict, list]:
         run.refresh_from_db()
         self.stdout.write(self._summary(run.result, run.duration_seconds or 0.0))
-        written = [("html report", run.report_path)]
-        if opts["html"]:
-            written.append(("html report", file_copy(run.report_path, Path(opts["html"]))))
+        written = run_reports(run.report_path, opts["html"])
         return run.result, written
 
     # --- output -------------------------------------------------------------------------------

@@ -54,28 +54,39 @@ class ModelArtifact:
         return hashlib.sha256(head.encode() + self.payload).hexdigest()
 
     def save(self, path: str | Path) -> Path:
-        document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode("ascii")}
-        document["content_hash"] = self.content_hash
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, default=list))
+        path.write_bytes(self.to_bytes())
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelArtifact":
         try:
-            document = json.loads(Path(path).read_text())
+            content = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"{path}: the model artifact cannot be read ({exc.strerror})") from None
+        return cls.from_bytes(content, source=str(path))
+
+    def to_bytes(self) -> bytes:
+        """The artifact file's content (JSON, the model base64-encoded, with its content hash)."""
+        document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode("ascii")}
+        document["content_hash"] = self.content_hash
+        return json.dumps(document, default=list).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, content: bytes, *, source: str) -> "ModelArtifact":
+        """The artifact whose file content is content (source names it in errors)."""
+        try:
+            document = json.loads(content)
             stored_hash = document.pop("content_hash")
             document["payload"] = base64.b64decode(document["payload"])
             for name in ("feature_columns", "classes", "instruments"):
                 document[name] = tuple(document[name])
             artifact = cls(**document)
-        except OSError as exc:
-            raise InvalidInput(f"{path}: the model artifact cannot be read ({exc.strerror})") from None
         except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"{path}: not a model artifact ({type(exc).__name__}: {exc})") from None
+            raise InvalidInput(f"{source}: not a model artifact ({type(exc).__name__}: {exc})") from None
         if artifact.content_hash != stored_hash:
-            raise InvalidInput(f"{path}: the model does not match its content hash (altered or damaged)")
+            raise InvalidInput(f"{source}: the model does not match its content hash (altered or damaged)")
         return artifact
 
     def model(self) -> "TradingModel":

@@ -6,6 +6,7 @@ from features.core.labels import label_spec_parse
 from features.selectors import feature_set_get
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import ApplicationError
+from quantsite.artifacts import artifact_location
 from quantsite.cli import parse_param
 from strategies.core.models.trading import MODELS
 from strategies.services import model_train
@@ -73,7 +74,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{name:<4}{fold.train_rows:>8,}{fold.test_rows:>8,}{figures}")
         top = list(trained.importance.items())[:5]
         self.stdout.write("top features: " + ", ".join(f"{name} {value:.4g}" for name, value in top))
-        self.stdout.write(f"model #{trained.pk} ({trained.status}), artifact {trained.artifact_path}")
+        where = artifact_location(trained.artifact_path)
+        self.stdout.write(f"model #{trained.pk} ({trained.status}), artifact {where}")
 
 
 def _figure(value) -> str:
