@@ -25,7 +25,7 @@ from quantsite.roles import OPERATOR, role_require
 from risk.core.manager import Decision, PolicyRiskManager
 from risk.services import risk_policy_get, trading_states_get
 from strategies.core.types import Order as CoreOrder
-from strategies.core.types import OrderStatus
+from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 from strategies.models import StrategyVersion
 
 
@@ -56,14 +56,15 @@ def core_order_of(spec: OrderSpec) -> CoreOrder:
 
 
 def spec_of(order: Order) -> OrderSpec:
+    """A stored order's spec, with its choices as the core's enums."""
     return OrderSpec(
         symbol=order.symbol,
-        side=order.side,
+        side=Side(order.side),
         qty=order.qty,
-        order_type=order.order_type,
+        order_type=OrderType(order.order_type),
         limit_price=order.limit_price,
         stop_price=order.stop_price,
-        tif=order.tif,
+        tif=TimeInForce(order.tif),
         reason=order.reason,
     )
 
