@@ -34,7 +34,7 @@ def check_position_size(actor, order: OrderInput) -> dict:
 
 
 def _exposure(figures: list[AccountFigures]) -> dict:
-    """Each account's figures, and each mode's accounts together."""
+    """Each account's figures, and each mode's accounts together (money to the cent)."""
     return {"totals": _figures(account_totals(figures)), "accounts": _figures(figures)}
 
 
@@ -44,10 +44,10 @@ def _figures(figures: list[AccountFigures]) -> list[dict]:
             "mode": f.mode,
             "strategy_version": None if f.version is None else f.version.pk,
             "label": f.label,
-            "equity": f.equity,
-            "cash": f.cash,
-            "gross_exposure": f.gross_exposure,
-            "net_exposure": f.net_exposure,
+            "equity": f"{f.equity:.2f}",
+            "cash": f"{f.cash:.2f}",
+            "gross_exposure": f"{f.gross_exposure:.2f}",
+            "net_exposure": f"{f.net_exposure:.2f}",
             "exposure_pct": round(f.exposure_pct, 4),
             "positions": f.positions,
             "unmarked": list(f.unmarked),
