@@ -204,3 +204,22 @@ def test_live_rights_are_a_permission_an_admin_grants(django_user_model):
     olga = django_user_model.objects.get(pk=olga.pk)  # permissions are cached per instance
 
     assert olga.has_perm("agents.trade_live")
+
+
+def test_the_calls_list_reads_as_many_queries_for_one_call_as_for_many(as_role, invoke):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = as_role("viewer")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert viewer.get("/api/v1/agents/calls/").status_code == 200
+        return len(captured)
+
+    invoke(viewer, "check_kill_switch")
+    one = queries()
+    for n in range(4):
+        invoke(as_role("viewer", f"v{n}"), "get_agent_memory", agent="data")
+
+    assert queries() == one
