@@ -83,13 +83,18 @@ def tool(*, agent: str, role: str) -> Callable[[Callable], Callable]:
             name=name,
             agent=agent,
             role=role,
-            description=inspect.getdoc(function) or "",
+            description=_unwrapped(inspect.getdoc(function) or ""),
             arguments=_arguments_model(function),
             function=function,
         )
         return function
 
     return register
+
+
+def _unwrapped(text: str) -> str:
+    """A docstring's paragraphs, each on one line (a model reads them; the source wraps them)."""
+    return "\n\n".join(" ".join(part.split()) for part in text.split("\n\n"))
 
 
 def _arguments_model(function: Callable) -> type[Arguments]:
