@@ -105,6 +105,22 @@ def refusal_details(decision: Decision) -> dict:
     return {"reasons": [{"code": str(r.code), "message": r.message} for r in decision.reasons]}
 
 
+def risk_refused(
+    *, by, action: str, subject, what: str, decision: Decision, said: str = "the order"
+) -> Conflict:
+    """A refusal of the risk manager written to the audit trail (what: the order, for the record), and
+    the Conflict that says it (said: the order, for the caller), with the manager's reasons."""
+    refused = refusal_text(decision)
+    audit(
+        actor=by,
+        action=action,
+        subject=subject,
+        summary=f"{what}: {refused}",
+        codes=[str(r.code) for r in decision.reasons],
+    )
+    return Conflict(f"the risk manager refuses {said}: {refused}", details=refusal_details(decision))
+
+
 def manual_order_place(
     *, version: StrategyVersion, mode: str, spec: OrderSpec, by, key: str = ""
 ) -> ManualOrder:
@@ -119,15 +135,8 @@ def manual_order_place(
     order = core_order_of(spec)
     decision = order_risk_check(version=version, mode=mode, order=order)
     if not decision.approved:
-        refused = refusal_text(decision)
-        audit(
-            actor=by,
-            action="order.refused",
-            subject=version,
-            summary=f"{spec.side} {spec.qty} {spec.symbol} placed by hand: {refused}",
-            codes=[str(r.code) for r in decision.reasons],
-        )
-        raise Conflict(f"the risk manager refuses the order: {refused}", details=refusal_details(decision))
+        what = f"{spec.side} {spec.qty} {spec.symbol} placed by hand"
+        raise risk_refused(by=by, action="order.refused", subject=version, what=what, decision=decision)
     client = None  # the simulated broker's lives in its session
     if account.broker != BrokerName.SIMULATED:  # built first: a broker not configured stores nothing
         client = broker_client_build(broker=account.broker, mode=mode, capital=0.0)

@@ -16,12 +16,7 @@ from django.utils import timezone
 from execution.brokers import broker_client_build
 from execution.choices import BrokerName
 from execution.core.brokers.base import BrokerClient
-from execution.manual_order_services import (
-    order_risk_check,
-    refusal_details,
-    refusal_text,
-    trading_account_get,
-)
+from execution.manual_order_services import order_risk_check, risk_refused, trading_account_get
 from execution.models import OPEN_STATUSES, Order, Position
 from execution.services import OrderSpec, order_cancel, order_create, order_submit
 from marketdata.core.errors import Conflict
@@ -77,16 +72,13 @@ def position_close(*, position: Position, by) -> PositionClose:
     version = position.strategy_version
     decision = order_risk_check(version=version, mode=position.mode, order=order)
     if not decision.approved:
-        audit(
-            actor=by,
+        raise risk_refused(
+            by=by,
             action="position.close_refused",
             subject=position,
-            summary=f"{version} {position.symbol}: {refusal_text(decision)}",
-            codes=[str(r.code) for r in decision.reasons],
-        )
-        raise Conflict(
-            f"the risk manager refuses to close {position.symbol}: {refusal_text(decision)}",
-            details=refusal_details(decision),
+            what=f"{version} {position.symbol}",
+            decision=decision,
+            said=f"to close {position.symbol}",
         )
 
     if account.broker == BrokerName.SIMULATED:
