@@ -169,3 +169,30 @@ def test_the_command_refuses_a_user_it_cannot_act_as(django_user_model, user):
         CommandError, match=r"alice has no API token: python manage.py drf_create_token alice"
     ):
         call_command("mcp_server", user="alice", http=True)
+
+
+@pytest.mark.django_db
+def test_over_mcp_calls_are_throttled_per_user_and_agent_as_over_the_api(as_role, settings):
+    from agents.mcp_server import _call
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "agent_tools": "1/min",
+        },
+    }
+    vera = as_role("viewer", "vera").user
+
+    first, second = _call(vera, "check_kill_switch", {}), _call(vera, "check_kill_switch", {})
+    other_agent = _call(vera, "get_agent_memory", {"agent": "risk"})
+
+    assert (first.is_error, other_agent.is_error) == (False, False)
+    assert second.is_error is True
+    refused = json.loads(second.content[0].text)
+    assert refused["error"] == "throttled"
+    assert (
+        refused["message"]
+        == f"too many calls of this agent's tools: retry in {refused['details']['wait']:.0f} s"
+    )
+    assert 0 < refused["details"]["wait"] <= 60
