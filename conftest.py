@@ -225,3 +225,26 @@ def book(promoted, aaa):
         return version
 
     return make
+
+
+@pytest.fixture
+def memory(monkeypatch):
+    """An empty agent memory of the test's own, in this process: the tools write to it and
+    get_agent_memory reads it, whatever backend is configured (the Redis backend has its own test:
+    agents/tests/test_memory.py)."""
+    from agents.memory import InProcessMemory
+
+    fresh = InProcessMemory()
+    monkeypatch.setattr("agents.memory.agent_memory", lambda: fresh)
+    monkeypatch.setattr("agents.tools.agent_memory", lambda: fresh)
+    return fresh
+
+
+@pytest.fixture
+def invoke():
+    """invoke(client, name, **arguments): the API's answer to calling tool name."""
+
+    def call(client, name: str, **arguments):
+        return client.post(f"/api/v1/agents/tools/{name}/invoke/", {"arguments": arguments}, format="json")
+
+    return call

@@ -16,15 +16,12 @@ from django.utils import timezone
 from execution.brokers import broker_client_build
 from execution.choices import BrokerName
 from execution.core.brokers.base import BrokerClient
-from execution.models import OPEN_STATUSES, Order, Position, TradingAccount
+from execution.manual_order_services import order_risk_check, risk_refused, trading_account_get
+from execution.models import OPEN_STATUSES, Order, Position
 from execution.services import OrderSpec, order_cancel, order_create, order_submit
-from marketdata.core.bars import Timeframe
 from marketdata.core.errors import Conflict
-from marketdata.selectors import last_closes_get
 from quantsite.audit import audit
 from quantsite.roles import OPERATOR, role_require
-from risk.core.manager import Decision, PolicyRiskManager
-from risk.services import risk_policy_get, trading_states_get
 from strategies.core.types import Order as CoreOrder
 from strategies.core.types import OrderType, Side, TimeInForce
 
@@ -49,10 +46,6 @@ def closing_order(*, symbol: str, qty: float) -> CoreOrder:
     return CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, tif=TimeInForce.DAY, reason=CLOSE_REASON)
 
 
-def refusal_text(decision: Decision) -> str:
-    return "; ".join(r.message for r in decision.reasons)
-
-
 def position_close(*, position: Position, by) -> PositionClose:
     """Close the position (an operator's act, in the audit trail). Refused (Conflict) when it is flat,
     when a close of it is already under way, or when the risk manager refuses the order (HALTED: the
@@ -60,11 +53,7 @@ def position_close(*, position: Position, by) -> PositionClose:
     role_require(by, OPERATOR, "close a position")
     if not position.qty:
         raise Conflict(f"{position.symbol} of {position.strategy_version} is flat: nothing to close")
-    account = TradingAccount.objects.filter(
-        strategy_version_id=position.strategy_version_id, mode=position.mode
-    ).first()
-    if account is None:
-        raise Conflict(f"{position.strategy_version} has no {position.mode} account to close it in")
+    account = trading_account_get(version=position.strategy_version, mode=position.mode)
     if position.close_requested_at is not None:
         raise Conflict(f"a close of {position.symbol} was already requested at {position.close_requested_at}")
     working = list(
@@ -80,19 +69,16 @@ def position_close(*, position: Position, by) -> PositionClose:
         raise Conflict(f"a close of {position.symbol} is already working: {closing}")
 
     order = closing_order(symbol=position.symbol, qty=float(position.qty))
-    decision = _risk_check(position, order)
     version = position.strategy_version
+    decision = order_risk_check(version=version, mode=position.mode, order=order)
     if not decision.approved:
-        audit(
-            actor=by,
+        raise risk_refused(
+            by=by,
             action="position.close_refused",
             subject=position,
-            summary=f"{version} {position.symbol}: {refusal_text(decision)}",
-            codes=[str(r.code) for r in decision.reasons],
-        )
-        raise Conflict(
-            f"the risk manager refuses to close {position.symbol}: {refusal_text(decision)}",
-            details={"reasons": [{"code": str(r.code), "message": r.message} for r in decision.reasons]},
+            what=f"{version} {position.symbol}",
+            decision=decision,
+            said=f"to close {position.symbol}",
         )
 
     if account.broker == BrokerName.SIMULATED:
@@ -129,25 +115,6 @@ def position_close(*, position: Position, by) -> PositionClose:
     )
     audit(actor=by, action="position.close", subject=position, summary=f"{version}: {stored}")
     return PositionClose(position, order_submit(order=stored, client=client, actor=by))
-
-
-def _risk_check(position: Position, order: CoreOrder) -> Decision:
-    """The version's risk manager on the order: its policy, the trading states in force, and its
-    account as the OMS keeps it, marked at the latest stored closes (the average price where a symbol
-    has no bar)."""
-    from execution.trading_services import OmsPortfolio  # the session imports this module
-
-    version = position.strategy_version
-    manager = PolicyRiskManager(risk_policy_get(version=version), strategy=str(version))
-    states = trading_states_get(version=version)
-    manager.set_external_state(states.platform, states.version)
-    portfolio = OmsPortfolio(version, position.mode)
-    timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
-    closes = last_closes_get(symbols=portfolio.positions, timeframe=timeframe)
-    for symbol, held in portfolio.positions.items():
-        portfolio.mark(symbol, float(closes[symbol][0]) if symbol in closes else held.avg_price)
-    manager.on_step(timezone.now(), portfolio.equity, new_session=True)
-    return manager.check_order(order, portfolio)
 
 
 def working_orders_cancel(*, client: BrokerClient, symbol: str) -> None:

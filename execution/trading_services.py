@@ -38,16 +38,25 @@ from execution.core.ledger import TradeLedger
 from execution.core.portfolio import Portfolio
 from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
+from execution.manual_order_services import core_order_of, manual_orders_take, refusal_text, spec_of
 from execution.models import Position, TradingAccount
 from execution.position_services import (
     closing_order,
     position_close_done,
     position_closes_take,
-    refusal_text,
     working_orders_cancel,
 )
 from execution.reconciliation_services import reconcile
-from execution.services import Later, OrderSpec, Progress, account_open, order_place, orders_progress
+from execution.services import (
+    Later,
+    OrderSpec,
+    Progress,
+    account_open,
+    order_cancel,
+    order_place,
+    order_submit,
+    orders_progress,
+)
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden
 from marketdata.selectors import stored_bars_get
@@ -224,6 +233,8 @@ class TradingSession:
         if states.flatten_requested:
             self._flatten(report.ts)
         self._close_requested(report.ts)
+        if isinstance(self.client, SimulatedBrokerClient):
+            self._manual_orders()
         if ADVANCES.get(self.version.stage) == STARTED[self.mode]:
             strategy_version_advance(version=self.version, to=STARTED[self.mode], actor=self.actor)
         return report
@@ -253,6 +264,18 @@ class TradingSession:
                 self._send(order, f"close {position.symbol} {ts.isoformat()}")
             refused = "" if decision.approved else refusal_text(decision)
             position_close_done(position=position, by=position.close_requested_by, refused=refused)
+
+    def _manual_orders(self) -> None:
+        """Orders placed by hand for this session's paper broker (manual_order_place): each checked by
+        the session's risk manager, then sent, or cancelled with the manager's reasons."""
+        for stored in manual_orders_take(version=self.version, mode=self.mode):
+            order = core_order_of(spec_of(stored))
+            decision = self.risk.check_order(order, self.portfolio)
+            if decision.approved:
+                order_submit(order=stored, client=self.client, actor=self.actor, later=self._later)
+            else:
+                self._refused(order, decision)
+                order_cancel(order=stored, client=None, actor=self.actor, reason=refusal_text(decision))
 
     def _marked(self, bar: PriceBar) -> None:
         self.portfolio.mark(bar.symbol, bar.close)

@@ -25,8 +25,7 @@ from monitoring.selectors import (
     daily_summary_list,
     health_get,
     metric_snapshot_list,
-    metric_snapshots_latest,
-    system_snapshot_latest,
+    metrics_summary_get,
     system_snapshot_list,
 )
 from monitoring.services import alert_acknowledge, alert_resolve
@@ -312,20 +311,7 @@ class MetricsSummaryApi(ReadCachedView, APIView):
         responses={200: MetricsSummarySerializer, **READ_ERRORS},
     )
     def get(self, request):
-        latest = metric_snapshots_latest()
-        open_alerts = dict.fromkeys(Alert.Severity.values, 0)
-        for severity in Alert.objects.filter(resolved=False).values_list("severity", flat=True):
-            open_alerts[severity] += 1
-        return Response(
-            MetricsSummarySerializer(
-                {
-                    "accounts": [s for s in latest if s.scope == MetricSnapshot.Scope.ACCOUNT],
-                    "strategies": [s for s in latest if s.scope == MetricSnapshot.Scope.STRATEGY],
-                    "system": system_snapshot_latest(),
-                    "open_alerts": open_alerts,
-                }
-            ).data
-        )
+        return Response(MetricsSummarySerializer(metrics_summary_get()).data)
 
 
 # --- daily summaries -------------------------------------------------------------------------------------

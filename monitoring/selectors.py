@@ -170,10 +170,11 @@ CHECKS: dict[str, Callable[[datetime], dict]] = {
 }
 
 
-def health_get(*, now: datetime) -> dict:
-    """Every check with its state; a check that raises is reported down with the error."""
+def health_get(*, now: datetime, only: str | None = None) -> dict:
+    """Every check (or only the one named) with its state; a check that raises is reported down with
+    the error."""
     results: dict[str, dict] = {}
-    for name, check in CHECKS.items():
+    for name, check in CHECKS.items() if only is None else [(only, CHECKS[only])]:
         try:
             results[name] = check(now)
         except Exception as exc:  # any failure of a dependency is a health finding, not a 500
@@ -256,6 +257,21 @@ def metric_snapshots_latest() -> list[MetricSnapshot]:
 
 def system_snapshot_latest() -> SystemSnapshot | None:
     return SystemSnapshot.objects.first()
+
+
+def metrics_summary_get() -> dict:
+    """The latest snapshot of each mode's accounts and of each strategy version, the latest system
+    snapshot, and the alerts not resolved by severity."""
+    latest = metric_snapshots_latest()
+    open_alerts = dict.fromkeys(Alert.Severity.values, 0)
+    for severity in Alert.objects.filter(resolved=False).values_list("severity", flat=True):
+        open_alerts[severity] += 1
+    return {
+        "accounts": [s for s in latest if s.scope == MetricSnapshot.Scope.ACCOUNT],
+        "strategies": [s for s in latest if s.scope == MetricSnapshot.Scope.STRATEGY],
+        "system": system_snapshot_latest(),
+        "open_alerts": open_alerts,
+    }
 
 
 def system_snapshot_list() -> QuerySet[SystemSnapshot]:

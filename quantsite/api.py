@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from agents.api import AgentToolInvokeApi, AgentToolListApi, ToolCallViewSet
 from backtests.api import BacktestRunViewSet, StrategyBacktestApi, WalkForwardRunViewSet
 from execution.api import FillViewSet, OrderViewSet, PositionCloseApi, PositionViewSet
 from features.api import FeatureSetListApi
@@ -32,6 +33,7 @@ router.register("positions", PositionViewSet, basename="position")
 router.register("orders", OrderViewSet, basename="order")
 router.register("fills", FillViewSet, basename="fill")
 router.register("controls/approvals", ApprovalViewSet, basename="approval")
+router.register("agents/calls", ToolCallViewSet, basename="tool-call")
 
 # A strategy version's actions: POST /api/v1/strategies/{id}/<action>/
 STRATEGY_ACTIONS = {
@@ -59,5 +61,7 @@ urlpatterns = [
     path("controls/approvals/<int:pk>/reject/", ApprovalRejectApi.as_view(), name="approval-reject"),
     path("bars/", BarListApi.as_view(), name="bar-list"),
     path("features/sets/", FeatureSetListApi.as_view(), name="feature-set-list"),
+    path("agents/tools/", AgentToolListApi.as_view(), name="agent-tool-list"),
+    path("agents/tools/<str:name>/invoke/", AgentToolInvokeApi.as_view(), name="agent-tool-invoke"),
     path("", include("monitoring.urls")),
 ]

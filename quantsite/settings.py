@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "execution",
     "risk",
     "monitoring",
+    "agents",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,10 @@ WALK_FORWARD_CHUNK_SIZE = env.int("WALK_FORWARD_CHUNK_SIZE", default=200)
 # A running walk-forward with no job done for this long has its missing jobs sent again.
 WALK_FORWARD_STALL_SECONDS = env.int("WALK_FORWARD_STALL_SECONDS", default=900)
 
+# --- agents --------------------------------------------------------------------------------
+# Each entry of an agent's memory (agents.memory: Redis when REDIS_URL is set) lives this long.
+AGENT_MEMORY_TTL_SECONDS = env.int("AGENT_MEMORY_TTL_SECONDS", default=86400)
+
 # --- auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -275,6 +280,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "writes": env.str("API_THROTTLE_WRITES", default="60/min"),
         "anon": env.str("API_THROTTLE_ANON", default="30/min"),
+        # Agent tool calls per user and agent (agents.throttles), through the API and the MCP server.
+        "agent_tools": env.str("AGENT_TOOLS_THROTTLE", default="120/min"),
     },
     # The proxies in front of the web tier: the client's address is that many from the end of
     # X-Forwarded-For (0: the connection's own address, which a client cannot forge).

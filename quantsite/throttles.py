@@ -9,12 +9,12 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 
-class _SettingsRate:
+class SettingsRate:
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
-class WriteRateThrottle(_SettingsRate, UserRateThrottle):
+class WriteRateThrottle(SettingsRate, UserRateThrottle):
     """Writes (anything but GET, HEAD, OPTIONS) per user."""
 
     scope = "writes"
@@ -25,7 +25,7 @@ class WriteRateThrottle(_SettingsRate, UserRateThrottle):
         return super().allow_request(request, view)
 
 
-class AnonymousRateThrottle(_SettingsRate, AnonRateThrottle):
+class AnonymousRateThrottle(SettingsRate, AnonRateThrottle):
     """Requests without a user, per address."""
 
     scope = "anon"

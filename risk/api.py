@@ -10,15 +10,12 @@ from rest_framework.views import APIView
 from execution.api import OrderSerializer
 from execution.brokers import order_clients
 from quantsite.schema import error
-from risk.core.policy import RANGES, RiskPolicy
 from risk.core.state import TradingState
 from risk.models import GLOBAL, TradingStateRecord
-from risk.selectors import risk_policy_record_get, scope_of, trading_state_records_get
+from risk.selectors import risk_policy_in_force_get, scope_of, trading_state_records_get
 from risk.services import halt_reset_request, kill_switch_engage, risk_policy_change_request
 from strategies.api import ApprovalSerializer, approval_created
-from strategies.choices import ApprovalDecision, ApprovalKind
 from strategies.models import StrategyVersion
-from strategies.selectors import approval_list
 
 STATES = [s.value for s in TradingState]
 
@@ -234,7 +231,7 @@ class RiskPolicyApi(APIView):
         given = RiskPolicyQuerySerializer(data=request.query_params)
         given.is_valid(raise_exception=True)
         version = given.validated_data["strategy_version"]
-        return Response(RiskPolicyInForceSerializer(_policy_in_force(version)).data)
+        return Response(RiskPolicyInForceSerializer(risk_policy_in_force_get(version=version)).data)
 
     @extend_schema(
         summary="Propose a risk policy change (operator; a risk officer decides)",
@@ -258,38 +255,3 @@ class RiskPolicyApi(APIView):
             comment=data["comment"],
         )
         return approval_created(approval)
-
-
-def _policy_in_force(version: StrategyVersion | None) -> dict:
-    scope = scope_of(version)
-    record = risk_policy_record_get(version=version)
-    policy = RiskPolicy.default() if record is None else RiskPolicy.from_data(record.values)
-    limits = policy.values()
-    overridden = policy.overridden()
-    pending = approval_list().filter(
-        kind=ApprovalKind.RISK_POLICY, subject_id=scope, decision=ApprovalDecision.PENDING
-    )
-    return {
-        "scope": scope,
-        "strategy_version": None if version is None else version.pk,
-        "source": "default" if record is None else "global" if record.scope == GLOBAL else "version",
-        "policy_version": None if record is None else record.version,
-        "approval": None if record is None else record.approval_id,
-        "set_by": None if record is None or record.created_by is None else record.created_by.username,
-        "set_at": None if record is None else record.created_at,
-        "level": policy.level,
-        "configured": policy.model_dump(mode="json", exclude_unset=True),
-        "limits": limits,
-        "ranges": [
-            {
-                "name": name,
-                "value": limits[name],
-                "tightest": tightest,
-                "loosest": loosest,
-                "unit": unit,
-                "from_level": name not in overridden,
-            }
-            for name, (tightest, loosest, unit) in RANGES.items()
-        ],
-        "pending_change": pending.first(),
-    }

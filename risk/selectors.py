@@ -1,9 +1,12 @@
 """Reads of the risk app: scopes, trading states (every scope's at once, for lists of strategies) and
-the policy record in force."""
+the policy in force."""
 
+from risk.core.policy import RANGES, RiskPolicy
 from risk.core.state import TradingState, strictest
 from risk.models import GLOBAL, RiskPolicyRecord, TradingStateRecord
+from strategies.choices import ApprovalDecision, ApprovalKind
 from strategies.models import StrategyVersion
+from strategies.selectors import approval_list
 
 
 def trading_state_records_get() -> dict[str, TradingStateRecord]:
@@ -41,3 +44,41 @@ def risk_policy_record_get(*, version: StrategyVersion | None = None) -> RiskPol
         if record is not None:
             return record
     return None
+
+
+def risk_policy_in_force_get(*, version: StrategyVersion | None = None) -> dict:
+    """The policy in force for a scope (a version, or the platform: None): where it comes from, its
+    record, level and values, every limit, the five ranged limits with their ranges, and a change of
+    the scope waiting for a decision."""
+    scope = scope_of(version)
+    record = risk_policy_record_get(version=version)
+    policy = RiskPolicy.default() if record is None else RiskPolicy.from_data(record.values)
+    limits = policy.values()
+    overridden = policy.overridden()
+    pending = approval_list().filter(
+        kind=ApprovalKind.RISK_POLICY, subject_id=scope, decision=ApprovalDecision.PENDING
+    )
+    return {
+        "scope": scope,
+        "strategy_version": None if version is None else version.pk,
+        "source": "default" if record is None else "global" if record.scope == GLOBAL else "version",
+        "policy_version": None if record is None else record.version,
+        "approval": None if record is None else record.approval_id,
+        "set_by": None if record is None or record.created_by is None else record.created_by.username,
+        "set_at": None if record is None else record.created_at,
+        "level": policy.level,
+        "configured": policy.model_dump(mode="json", exclude_unset=True),
+        "limits": limits,
+        "ranges": [
+            {
+                "name": name,
+                "value": limits[name],
+                "tightest": tightest,
+                "loosest": loosest,
+                "unit": unit,
+                "from_level": name not in overridden,
+            }
+            for name, (tightest, loosest, unit) in RANGES.items()
+        ],
+        "pending_change": pending.first(),
+    }

@@ -1,0 +1,159 @@
+"""Orders placed by hand (a person's or an agent's, not a strategy's), checked as every order is: the
+version's trading checks (its stage, enabled, the trading states; live: LIVE_TRADING_ENABLED and a
+real broker), then its risk manager (its policy, the states in force, its account as the OMS keeps
+it), then the OMS.
+
+Through a real broker (Alpaca, IB) the order is stored and sent at once. The simulated paper broker
+lives in the running session's process, so there the order is stored NEW and the session sends it at
+its next bar (manual_orders_take), checked again by its own risk manager, as a position close is.
+"""
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from execution.brokers import broker_client_build
+from execution.choices import BrokerName
+from execution.core.brokers.base import OrderRequest
+from execution.models import Order, TradingAccount
+from execution.services import OrderSpec, order_create, order_submit
+from marketdata.core.bars import Timeframe
+from marketdata.core.errors import Conflict
+from marketdata.selectors import last_closes_get
+from quantsite.audit import audit
+from quantsite.roles import OPERATOR, role_require
+from risk.core.manager import Decision, PolicyRiskManager
+from risk.services import risk_policy_get, trading_states_get
+from strategies.core.types import Order as CoreOrder
+from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
+from strategies.models import StrategyVersion
+
+
+@dataclass(frozen=True)
+class ManualOrder:
+    """An order placed by hand: sent to its broker, or requested of the paper session."""
+
+    order: Order
+    outcome: str  # "sent" or "requested"
+
+
+def core_order_of(spec: OrderSpec) -> CoreOrder:
+    """The order as the risk manager reads it; a spec no broker would take (a price missing, a
+    quantity not positive) is refused first, as the OMS refuses it."""
+    OrderRequest(
+        "check", spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
+    )
+    return CoreOrder(
+        spec.symbol,
+        spec.side,
+        qty=float(spec.qty),
+        order_type=spec.order_type,
+        limit_price=None if spec.limit_price is None else float(spec.limit_price),
+        stop_price=None if spec.stop_price is None else float(spec.stop_price),
+        tif=spec.tif,
+        reason=spec.reason,
+    )
+
+
+def spec_of(order: Order) -> OrderSpec:
+    """A stored order's spec, with its choices as the core's enums."""
+    return OrderSpec(
+        symbol=order.symbol,
+        side=Side(order.side),
+        qty=order.qty,
+        order_type=OrderType(order.order_type),
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        tif=TimeInForce(order.tif),
+        reason=order.reason,
+    )
+
+
+def trading_account_get(*, version: StrategyVersion, mode: str) -> TradingAccount:
+    account = TradingAccount.objects.filter(strategy_version=version, mode=mode).first()
+    if account is None:
+        raise Conflict(f"{version} has no {mode} account (it has never traded {mode})")
+    return account
+
+
+def order_risk_check(*, version: StrategyVersion, mode: str, order: CoreOrder) -> Decision:
+    """The version's risk manager on the order: its policy, the trading states in force, and its
+    account in mode as the OMS keeps it, marked at the latest stored closes (the average price where a
+    symbol has no bar). Nothing is stored."""
+    from execution.trading_services import OmsPortfolio  # the session imports this module
+
+    trading_account_get(version=version, mode=mode)
+    manager = PolicyRiskManager(risk_policy_get(version=version), strategy=str(version))
+    states = trading_states_get(version=version)
+    manager.set_external_state(states.platform, states.version)
+    portfolio = OmsPortfolio(version, mode)
+    timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
+    for symbol, held in portfolio.positions.items():
+        portfolio.mark(symbol, held.avg_price)
+    closes = last_closes_get(symbols={*portfolio.positions, order.symbol}, timeframe=timeframe)
+    for symbol, (close, _) in closes.items():
+        portfolio.mark(symbol, float(close))  # a symbol without a bar has no price: refused
+    manager.on_step(timezone.now(), portfolio.equity, new_session=True)
+    return manager.check_order(order, portfolio)
+
+
+def refusal_text(decision: Decision) -> str:
+    return "; ".join(r.message for r in decision.reasons)
+
+
+def refusal_details(decision: Decision) -> dict:
+    return {"reasons": [{"code": str(r.code), "message": r.message} for r in decision.reasons]}
+
+
+def risk_refused(
+    *, by, action: str, subject, what: str, decision: Decision, said: str = "the order"
+) -> Conflict:
+    """A refusal of the risk manager written to the audit trail (what: the order, for the record), and
+    the Conflict that says it (said: the order, for the caller), with the manager's reasons."""
+    refused = refusal_text(decision)
+    audit(
+        actor=by,
+        action=action,
+        subject=subject,
+        summary=f"{what}: {refused}",
+        codes=[str(r.code) for r in decision.reasons],
+    )
+    return Conflict(f"the risk manager refuses {said}: {refused}", details=refusal_details(decision))
+
+
+def manual_order_place(
+    *, version: StrategyVersion, mode: str, spec: OrderSpec, by, key: str = ""
+) -> ManualOrder:
+    """Place an order by hand (an operator's act, in the audit trail). Forbidden when the version may
+    not trade in mode (trading_check); Conflict with the risk manager's reasons when it refuses. key:
+    the same key again answers the order placed with it, never a second one."""
+    from execution.trading_services import trading_check  # the session imports this module
+
+    role_require(by, OPERATOR, "place an order")
+    account = trading_account_get(version=version, mode=mode)
+    trading_check(version=version, mode=mode, broker=account.broker)
+    order = core_order_of(spec)
+    decision = order_risk_check(version=version, mode=mode, order=order)
+    if not decision.approved:
+        what = f"{spec.side} {spec.qty} {spec.symbol} placed by hand"
+        raise risk_refused(by=by, action="order.refused", subject=version, what=what, decision=decision)
+    client = None  # the simulated broker's lives in its session
+    if account.broker != BrokerName.SIMULATED:  # built first: a broker not configured stores nothing
+        client = broker_client_build(broker=account.broker, mode=mode, capital=0.0)
+    signal = f"by hand {key}" if key else f"by hand {spec.side} {spec.symbol} {timezone.now().isoformat()}"
+    stored = order_create(
+        version=version, mode=mode, broker=account.broker, spec=spec, signal=signal, actor=by
+    )
+    if client is None:
+        return ManualOrder(stored, "requested" if stored.status == OrderStatus.NEW else "sent")
+    return ManualOrder(order_submit(order=stored, client=client, actor=by), "sent")
+
+
+def manual_orders_take(*, version: StrategyVersion, mode: str) -> list[Order]:
+    """The orders placed by hand for a paper session's simulated broker and not sent yet (NEW),
+    oldest first: the session sends each (or refuses it) at its next bar."""
+    return list(
+        Order.objects.filter(
+            strategy_version=version, mode=mode, broker=BrokerName.SIMULATED, status=OrderStatus.NEW
+        ).order_by("id")
+    )
