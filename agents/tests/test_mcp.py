@@ -172,9 +172,13 @@ def test_the_command_refuses_a_user_it_cannot_act_as(django_user_model, user):
 
 
 @pytest.mark.django_db
-def test_over_mcp_calls_are_throttled_per_user_and_agent_as_over_the_api(as_role, settings):
-    from agents.mcp_server import _call
+def test_over_mcp_calls_are_throttled_per_user_and_agent_as_over_the_api(as_role, settings, monkeypatch):
+    from agents import mcp_server
 
+    # In the test's transaction the connection must stay open (the server closes stale ones
+    # before each call, as Django does before each request).
+    monkeypatch.setattr(mcp_server, "close_old_connections", lambda: None)
+    _call = mcp_server._call
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {
