@@ -58,7 +58,9 @@ class OptionOrder:
 
     ``qty`` is the number of units (spreads); ``limit_price`` is the net price per unit per share,
     positive for a debit, negative for a credit, and only on a limit order. ``reduce_only`` marks
-    an order that closes (part of) legs held.
+    an order that closes (part of) legs held. ``expected_price`` (net, per unit per share) and
+    ``exposure`` (greeks of one unit, in money) are what the strategy saw in the chain when it
+    decided: risk measures a market order by them.
     """
 
     legs: tuple[OptionLeg, ...]
@@ -68,6 +70,8 @@ class OptionOrder:
     tif: TimeInForce = TimeInForce.DAY
     reduce_only: bool = False
     reason: str = ""
+    expected_price: float | None = None
+    exposure: "OptionExposure | None" = None
     id: str = field(default_factory=lambda: f"oo{next(_order_numbers)}")
     # Set by the broker
     status: OrderStatus = OrderStatus.NEW
@@ -94,8 +98,12 @@ class OptionOrder:
             raise InvalidInput(f"an option order is market or limit, not {self.order_type}")
         if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
             raise InvalidInput("a limit option order needs a limit price, and only a limit order has one")
-        if self.limit_price is not None and not abs(self.limit_price) < float("inf"):  # NaN too
-            raise InvalidInput(f"an option order's limit price must be a number, not {self.limit_price}")
+        for name in ("limit_price", "expected_price"):
+            price = getattr(self, name)
+            if price is not None and not abs(price) < float("inf"):  # NaN too
+                raise InvalidInput(
+                    f"an option order's {name.replace('_', ' ')} must be a number, not {price}"
+                )
 
     @property
     def underlying(self) -> str:
