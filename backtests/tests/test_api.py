@@ -63,7 +63,8 @@ def test_post_of_an_unknown_strategy_is_a_400_in_the_error_shape(api, aaa):
     assert response.status_code == 400
     assert response.json() == {
         "error": "invalid_input",
-        "message": "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
+        "message": "unknown strategy 'foo'; known: bull_put_spread, buy_and_hold, covered_call, "
+        "iron_condor, mean_reversion, ml_classifier, momentum",
         "details": {},
     }
 

@@ -190,7 +190,8 @@ def test_a_config_file_is_loaded_and_the_flags_override_it(aaa):
         ),
         (
             ["--strategy", "foo", "--symbols", "AAA"],
-            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
+            "unknown strategy 'foo'; known: bull_put_spread, buy_and_hold, covered_call, "
+            "iron_condor, mean_reversion, ml_classifier, momentum",
         ),
         (["--symbols", "AAA"], "give --strategy or --config"),
         (["--strategy", "momentum", "--symbols", "ZZZ"], "unknown symbol 'ZZZ'"),
@@ -260,6 +261,9 @@ def test_every_shipped_strategy_config_loads_and_builds():
     configs = {p.name: strategy_config_load(p) for p in paths}
 
     assert {name: (c.strategy, c.universe, c.timeframe) for name, c in configs.items()} == {
+        "bull_put_spread_v1.yaml": ("bull_put_spread", ["SPY"], "1d"),
+        "covered_call_v1.yaml": ("covered_call", ["AAA"], "1d"),
+        "iron_condor_v1.yaml": ("iron_condor", ["SPY"], "1d"),
         "mean_reversion_v1.yaml": ("mean_reversion", ["AAA", "BBB", "CCC"], "1d"),
         "momentum_v1.yaml": ("momentum", ["AAA", "BBB", "CCC"], "1d"),
     }

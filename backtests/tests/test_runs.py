@@ -150,7 +150,8 @@ def test_the_stored_equity_curve_is_downsampled_and_keeps_its_last_point(aaa):
             StrategyConfig(strategy="foo", universe=["AAA"]),
             COSTS,
             InvalidInput,
-            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
+            "unknown strategy 'foo'; known: bull_put_spread, buy_and_hold, covered_call, "
+            "iron_condor, mean_reversion, ml_classifier, momentum",
         ),
         (
             StrategyConfig(strategy="momentum", universe=["AAA"], parameters={"slow": "abc"}),

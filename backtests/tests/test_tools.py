@@ -53,6 +53,7 @@ def test_a_bad_config_is_refused_before_a_run_is_kept(as_role, invoke, aaa):
 
     assert (answer.status_code, answer.json()["message"]) == (
         400,
-        "unknown strategy 'astrology'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
+        "unknown strategy 'astrology'; known: bull_put_spread, buy_and_hold, covered_call, "
+        "iron_condor, mean_reversion, ml_classifier, momentum",
     )
     assert not BacktestRun.objects.exists()

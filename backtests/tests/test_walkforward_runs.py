@@ -202,7 +202,8 @@ def wf(**changes) -> WalkForwardConfig:
             StrategyConfig(strategy="foo", universe=["AAA"]),
             WF,
             InvalidInput,
-            "unknown strategy 'foo'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
+            "unknown strategy 'foo'; known: bull_put_spread, buy_and_hold, covered_call, "
+            "iron_condor, mean_reversion, ml_classifier, momentum",
         ),
         (
             MOMENTUM,

@@ -33,6 +33,14 @@ class NoParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def parameters_validate(model: type[BaseModel], parameters: Mapping[str, Any], strategy: str) -> BaseModel:
+    """A strategy's parameters validated by its Parameters model; bad ones name the parameter."""
+    try:
+        return model.model_validate(parameters)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc, f"strategy {strategy!r} parameters")) from None
+
+
 class Strategy(ABC):
     """A trading strategy.
 
@@ -48,10 +56,7 @@ class Strategy(ABC):
 
     def __init__(self, config: StrategyConfig) -> None:
         self.config = config
-        try:
-            self.params = self.Parameters.model_validate(config.parameters)
-        except ValidationError as exc:
-            raise InvalidInput(validation_message(exc, f"strategy {self.name!r} parameters")) from None
+        self.params = parameters_validate(self.Parameters, config.parameters, self.name)
         self.datas: dict[str, BarArrays] = {}
         self.bar_index: dict[str, int] = {}  # each symbol's latest bar, kept by the engine
         self._atr: dict[str, np.ndarray] = {}

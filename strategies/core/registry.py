@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from marketdata.core.errors import InvalidInput
 from strategies.core.base import Strategy
@@ -10,16 +10,18 @@ from strategies.core.config import StrategyConfig
 
 if TYPE_CHECKING:
     from strategies.core.models.artifact import ModelArtifact
+    from strategies.core.option_strategies import OptionStrategy
 
 ModelRegistry = Callable[[str], "ModelArtifact | None"]
+AnyStrategy = TypeVar("AnyStrategy", bound="Strategy | OptionStrategy")
 
-_REGISTRY: dict[str, type[Strategy]] = {}
+_REGISTRY: dict[str, "type[Strategy | OptionStrategy]"] = {}
 # Strategies whose modules are slow to import (they load the model libraries): imported when asked for.
 _ON_DEMAND = {"ml_classifier": "strategies.core.ml"}
 _MODEL_REGISTRY: list[ModelRegistry] = []  # the installed one, if any
 
 
-def register(cls: type[Strategy]) -> type[Strategy]:
+def register(cls: type[AnyStrategy]) -> type[AnyStrategy]:
     _REGISTRY[cls.name] = cls
     return cls
 
@@ -29,8 +31,9 @@ def strategy_names() -> list[str]:
     return sorted({*_REGISTRY, *_ON_DEMAND})
 
 
-def strategy_build(config: StrategyConfig) -> Strategy:
-    """A strategy instance for the config, its parameters validated."""
+def strategy_build(config: StrategyConfig) -> "Strategy | OptionStrategy":
+    """A strategy instance for the config, its parameters validated (an OptionStrategy for the
+    strategies that trade options)."""
     _load_builtins()
     if config.strategy in _ON_DEMAND:
         import_module(_ON_DEMAND[config.strategy])
@@ -44,7 +47,7 @@ def strategy_build(config: StrategyConfig) -> Strategy:
 
 
 def _load_builtins() -> None:
-    from strategies.core import builtin  # noqa: F401  (registers the built-in strategies)
+    from strategies.core import builtin, option_strategies  # noqa: F401  (they register the built-in strategies)
 
 
 def model_registry_install(registry: ModelRegistry | None) -> None:

@@ -40,7 +40,15 @@ risk: {allow_short: true, max_position_pct: 40}
 
 
 def test_the_built_in_strategies_are_registered():
-    assert strategy_names() == ["buy_and_hold", "mean_reversion", "ml_classifier", "momentum"]
+    assert strategy_names() == [
+        "bull_put_spread",
+        "buy_and_hold",
+        "covered_call",
+        "iron_condor",
+        "mean_reversion",
+        "ml_classifier",
+        "momentum",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -59,7 +67,8 @@ def test_bad_parameters_name_the_parameter(parameters, message):
 def test_an_unknown_strategy_lists_the_known_ones():
     with pytest.raises(
         InvalidInput,
-        match="unknown strategy 'momentun'; known: buy_and_hold, mean_reversion, ml_classifier, momentum",
+        match="unknown strategy 'momentun'; known: bull_put_spread, buy_and_hold, covered_call, "
+        "iron_condor, mean_reversion, ml_classifier, momentum",
     ):
         strategy_build(StrategyConfig(strategy="momentun"))
 
