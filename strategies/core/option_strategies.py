@@ -184,17 +184,16 @@ class PremiumStrategy(OptionStrategy):
         self._forget_ended()
         self._reconcile(book)
         orders: list[OptionOrder | Order] = []
-        for position in self.positions:
+        for position in list(self.positions):
             reason = None if position.closing else self.exit_reason(position, chain)
-            if reason:
-                position.closing = self._place(
-                    tuple(OptionLeg(leg.contract, _other(leg.side), leg.ratio) for leg in position.legs),
-                    position.units,
-                    chain,
-                    reason,
-                    position,
-                )
-                orders.append(position.closing)
+            if not reason:
+                continue
+            legs = closing_legs(position.legs, chain)
+            if not legs:  # long legs alone, which nobody bids for: left to expire
+                self.positions.remove(position)
+                continue
+            position.closing = self._place(legs, position.units, chain, reason, position)
+            orders.append(position.closing)
         opening = any(w.position is None for w in self._working.values())
         if not opening and len(self.positions) < self.params.max_open and self.may_enter(book):
             entry = self._entry(chain, book)
@@ -314,8 +313,15 @@ class PremiumStrategy(OptionStrategy):
                 position.prices = tuple(price for _, price in kept)
 
 
-def _other(side: Side) -> Side:
-    return Side.SELL if side is Side.BUY else Side.BUY
+def closing_legs(legs: tuple[OptionLeg, ...], chain: ChainSnapshot) -> tuple[OptionLeg, ...]:
+    """The legs that close a position: each reversed, but a long leg nobody bids for today (it
+    would be sold for nothing, and a market order with it would be refused) is left to expire."""
+    closing = []
+    for leg in legs:
+        if leg.side is Side.BUY and not (leg.symbol in chain and chain.quote(leg.symbol).bid > 0):
+            continue
+        closing.append(OptionLeg(leg.contract, Side.SELL if leg.side is Side.BUY else Side.BUY, leg.ratio))
+    return tuple(closing)
 
 
 def wing(

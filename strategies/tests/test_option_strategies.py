@@ -26,10 +26,10 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "strategies"
 
 
 def model_chain(ts: datetime = DAY, spot: float = 100.0, vol: float = 0.25) -> ChainSnapshot:
-    """AAA's chain at ts: every strike of STRIKES for each expiry, priced by BSM at a flat vol, quoted
+    """AAA's chain at ts: every strike of STRIKES for each expiry to come, priced by BSM at a flat vol, quoted
     0.05 either side of the model price."""
     symbols, rows = [], []
-    for expiry in EXPIRIES:
+    for expiry in (e for e in EXPIRIES if e > ts.date()):
         t = (expiry - ts.date()).days / 365
         for strike in STRIKES:
             for right in ("call", "put"):
@@ -266,6 +266,21 @@ def test_the_profit_target_closes_the_position_with_its_legs_reversed():
     fill(strategy, book, close, [0.10, 0.65])
     assert strategy.positions == []
     assert book.contracts == {}
+
+
+def test_a_long_leg_nobody_bids_for_is_left_to_expire_and_the_position_is_over_once_closed():
+    strategy, book = opened(profit_target=0.5)
+    chain = later(26, (0.00, 0.05), (0.20, 0.30))  # worth -0.225: 77% captured
+
+    [close] = strategy.on_chain(chain, book)
+    assert described(close) == [(PUT_SHORT, "buy", 1)]
+    assert close.expected_price == pytest.approx(0.25)
+    fill(strategy, book, close, [0.30])
+
+    assert strategy.positions == []
+    assert book.contracts == {PUT_LONG: 3}  # held until it expires
+    [entry] = strategy.on_chain(model_chain(datetime(2024, 3, 26, tzinfo=UTC)), book)
+    assert entry.reduce_only is False
 
 
 def test_the_stop_closes_at_a_loss_of_its_multiple_of_the_credit():
