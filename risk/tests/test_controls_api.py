@@ -148,7 +148,17 @@ def test_the_risk_policy_in_force_with_its_level_and_ranges(api, promoted):
         "max_concurrent_positions",
         "daily_loss_limit_pct",
         "max_drawdown_pct",
+        "max_net_delta_pct",
+        "max_net_vega_pct",
     ]
+    assert policy["ranges"][6] == {
+        "name": "max_net_vega_pct",
+        "value": 0.3222222222222222,  # 0.1 + 0.4 x 5 / 9
+        "tightest": 0.1,
+        "loosest": 0.5,
+        "unit": "% of equity per volatility point",
+        "from_level": True,
+    }
     assert policy["pending_change"] is None
     assert (of_version["scope"], of_version["strategy_version"], of_version["source"]) == (
         f"version:{version.pk}",
@@ -188,7 +198,7 @@ def test_a_proposed_policy_change_applies_once_a_risk_officer_approves_it(api, o
         "alice",
     )
     assert in_force["approval"] == proposed.json()["id"]
-    assert [(r["name"], r["value"], r["from_level"]) for r in in_force["ranges"]][-1] == (
+    assert [(r["name"], r["value"], r["from_level"]) for r in in_force["ranges"]][4] == (
         "max_drawdown_pct",
         8.0,
         False,

@@ -716,9 +716,19 @@ def test_the_decision_lists_every_failing_check_in_order():
             "entries for 5 bars after bar 1: 5 bars to go after this one.",
         ),
     )
-    # every code but those this order cannot fail together with the others
+    # every code but those this order cannot fail together with the others, and those of option orders
     assert codes(decision) == [
         code
         for code in RefusalCode
-        if code not in {"no_step", "price_invalid", "qty_below_min", "trading_reducing"}
+        if code not in {"no_step", "price_invalid", "qty_below_min", "trading_reducing", *OPTION_CODES}
     ]
+
+
+OPTION_CODES = {
+    "option_price_missing",
+    "naked_call",
+    "put_not_secured",
+    "option_exposure_missing",
+    "net_delta",
+    "net_vega",
+}
