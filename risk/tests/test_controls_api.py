@@ -207,6 +207,34 @@ def test_a_proposed_policy_change_applies_once_a_risk_officer_approves_it(api, o
     assert in_force["pending_change"] is None
 
 
+def test_the_greeks_limits_change_through_an_approval_like_the_others(api, officers):
+    rita, _, _ = officers
+
+    too_loose = api.post("/api/v1/controls/risk-policy/", {"values": {"max_net_vega_pct": 0.6}})
+    proposed = api.post(
+        "/api/v1/controls/risk-policy/", {"values": {"max_net_delta_pct": 20, "max_net_vega_pct": 0.25}}
+    )
+    rita.post(f"/api/v1/controls/approvals/{proposed.json()['id']}/approve/")
+    in_force = api.get("/api/v1/controls/risk-policy/").json()
+
+    assert (too_loose.status_code, too_loose.json()["message"]) == (
+        400,
+        "risk policy: max_net_vega_pct: "
+        "max_net_vega_pct must be between 0.1 and 0.5 (% of equity per volatility point), not 0.6",
+    )
+    assert proposed.json()["payload"]["values"] == {"max_net_delta_pct": 20.0, "max_net_vega_pct": 0.25}
+    assert [(r["name"], r["value"], r["from_level"]) for r in in_force["ranges"]][5:] == [
+        ("max_net_delta_pct", 20.0, False),
+        ("max_net_vega_pct", 0.25, False),
+    ]
+    assert (in_force["limits"]["max_net_delta_pct"], in_force["limits"]["max_net_vega_pct"]) == (20.0, 0.25)
+    change = AuditRecord.objects.get(action="risk_policy.change")
+    assert (change.data["values"]["max_net_delta_pct"], change.data["values"]["max_net_vega_pct"]) == (
+        20.0,
+        0.25,
+    )
+
+
 def test_approvals_list_filter_and_detail_and_an_operator_decides_a_promotion(api, people, as_role):
     version = strategy_version_create(
         config=StrategyConfig(strategy="momentum", name="alpha"), created_by=people["olga"]
