@@ -178,15 +178,17 @@ class _OptionIntent:
 
     @property
     def covered(self) -> bool:
-        """Whether the shares held cover the calls it sells beyond those it buys."""
-        return self.shares >= self.order.multiplier * self.naked_calls
+        """Whether it sells no more calls than it buys, or the shares held cover those it does."""
+        return self.naked_calls == 0 or self.shares >= self.order.multiplier * self.naked_calls
 
 
 class PolicyRiskManager(RiskManager):
     """Checks each order against a RiskPolicy and lists every check it fails (RefusalCode order).
 
     Orders that only shrink a position skip the exposure, risk, position-count and protection checks
-    (closing is always possible, except when HALTED).
+    (closing is always possible, except when HALTED). An order sized by notional or equity fraction
+    is estimated at the reference price (the limit price, else the portfolio's mark), in whole units
+    when it asks for whole shares, as the broker will size it.
 
     An option order (OptionOrder, on an OptionRiskPortfolio) meets the same trading states, rate limits,
     breakers and protections; it shrinks when every leg closes contracts held. One that opens is
@@ -195,9 +197,7 @@ class PolicyRiskManager(RiskManager):
     is its max loss), and the book's net delta and vega after it. It may sell more calls than it buys
     only when the shares held cover them (a covered call), and a put sold beyond those bought must be
     secured by cash for its max loss (a cash-secured put). The quantity, notional and position-count
-    limits are of share orders. An order sized by notional or equity fraction
-    is estimated at the reference price (the limit price, else the portfolio's mark), in whole units
-    when it asks for whole shares, as the broker will size it.
+    limits are of share orders.
 
     State: the stricter of the global and the strategy's states set from outside (the database keeps
     them: set_external_state) and of the manager's own breakers: the daily loss limit (REDUCING until

@@ -217,8 +217,8 @@ def test_a_cash_secured_put_needs_the_cash_for_its_max_loss():
 
 
 def test_a_put_sold_in_a_spread_needs_no_cash_of_its_own():
-    # a bull put spread 90/95 for 1.00: defined risk, 400.00 a unit
-    risk, book = manager(), OptionAccount(cash=0.0)
+    # a bull put spread 90/95 for 1.00: defined risk, 400.00 a unit (shares sold short do not matter)
+    risk, book = manager(), OptionAccount(cash=0.0, positions=shares(-100))
     spread = option(leg("sell", 95, "put"), leg("buy", 90, "put"), qty=2, limit=-1.0)
 
     assert risk.check_order(spread, book) is APPROVED
