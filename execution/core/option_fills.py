@@ -33,11 +33,9 @@ class OptionCommission:
 
 
 class NoFill(NamedTuple):
-    """Why an option order did not fill against a chain. ``marketable`` is False when the order
-    was priced and only its limit kept it from filling (it may fill against a later chain)."""
+    """Why an option order did not fill against a chain."""
 
     reason: str
-    marketable: bool = True
 
 
 def touch_prices(order: OptionOrder, chain: ChainSnapshot) -> tuple[float, ...] | NoFill:
@@ -73,8 +71,7 @@ def fill_option_order(
     if order.order_type is OrderType.LIMIT and net > order.limit_price + 1e-9:
         return NoFill(
             f"the net price at the touch on {chain.today}, {net:.4f}, is worse than the limit "
-            f"{order.limit_price:.4f}",
-            marketable=False,
+            f"{order.limit_price:.4f}"
         )
     units = order.remaining
     contracts = sum(leg.ratio for leg in order.legs) * units

@@ -89,7 +89,7 @@ def test_a_debit_limit_fills_at_or_below_its_limit_at_the_natural_net():
     assert debit(1.30).net_price == pytest.approx(1.30)
     assert debit(1.50).net_price == pytest.approx(1.30)  # the natural net, not the limit
     assert debit(1.29) == NoFill(
-        "the net price at the touch on 2024-03-15, 1.3000, is worse than the limit 1.2900", marketable=False
+        "the net price at the touch on 2024-03-15, 1.3000, is worse than the limit 1.2900"
     )
 
 
@@ -104,7 +104,7 @@ def test_a_credit_limit_fills_only_when_it_receives_at_least_the_limit():
     assert credit(-1.50).net_price == pytest.approx(-2.05)  # asks for less than it gets
     refused = credit(-2.10)  # asks for more credit than the touch gives
     assert refused == NoFill(
-        "the net price at the touch on 2024-03-15, -2.0500, is worse than the limit -2.1000", marketable=False
+        "the net price at the touch on 2024-03-15, -2.0500, is worse than the limit -2.1000"
     )
 
 
