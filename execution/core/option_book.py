@@ -177,7 +177,7 @@ class OptionBook(Portfolio):
     def valuation(self) -> tuple[float, float]:
         equity, gross = super().valuation()
         for symbol, held in self.option_positions.items():
-            value = held.qty * self.option_marks[symbol] * self.contracts[symbol].multiplier
+            value = held.qty * self.contracts[symbol].multiplier * self.option_marks[symbol]
             equity += value
             gross += abs(value)
         return equity, gross
