@@ -354,6 +354,7 @@ def test_bad_settings_are_refused():
 )
 def test_equity_adds_up_positions_sum_their_fills_and_the_trades_hold_every_dollar(steps, spot):
     book = OptionBook(1_000_000.0)
+    opening = chain()  # one snapshot: its greeks are solved once
     signed: dict[str, int] = {}
     share_cost = 0.0
     for kind, qty in steps:
@@ -366,9 +367,9 @@ def test_equity_adds_up_positions_sum_their_fills_and_the_trades_hold_every_doll
             "spread": put_spread(qty),
             "close_spread": OptionOrder((leg(95, "P", Side.BUY), leg(90, "P", Side.SELL)), qty),
         }[kind]
-        fill = fill_option_order(order, chain(), OptionCommission())
+        fill = fill_option_order(order, opening, OptionCommission())
         if book.refusal(order, fill) is None:
-            book.apply_option_fill(order, fill, chain())
+            book.apply_option_fill(order, fill, opening)
             for one in order.legs:
                 signed[one.symbol] = signed.get(one.symbol, 0) + one.signed_ratio * qty
     book.mark_chain(chain(spot=spot))
@@ -379,3 +380,31 @@ def test_equity_adds_up_positions_sum_their_fills_and_the_trades_hold_every_doll
     book.settle_expiries(EXPIRY_TS, {"AAA": spot})
     assert book.option_positions == {}
     assert book.cash == pytest.approx(1_000_000.0 - share_cost + sum(t.pnl for t in book.option_trades))
+
+
+def test_a_roll_closes_one_spread_and_opens_the_next_in_one_fill():
+    book = OptionBook(10_000.0)
+    trade(book, put_spread(qty=2), per_contract=0.5)
+    roll = OptionOrder(
+        (leg(95, "P", Side.BUY, 2), leg(90, "P", Side.SELL), leg(100, "P", Side.SELL)),
+        2,
+        reason="roll up",
+    )
+
+    fill, trades = trade(book, roll, per_contract=0.5)
+
+    # the 95 puts: 2 bought back of the old spread, 2 more bought for the new 100/95 spread
+    assert [(t.units, t.exit_reason, round(t.exit_price, 2)) for t in trades] == [(2, "roll up", -1.2)]
+    assert book.option_position(contract(95, "P").symbol) == 2
+    assert book.option_position(contract(100, "P").symbol) == -2
+    assert book.option_position(contract(90, "P").symbol) == 0
+    book.settle_expiries(EXPIRY_TS, {"AAA": 101.0})
+    new = book.option_trades[1]
+    assert [(one.symbol, one.contracts, one.entry_price) for one in new.legs] == [
+        ("AAA240419P00095000", 2, 2.00),
+        ("AAA240419P00100000", -2, 3.90),
+    ]
+    assert (new.units, round(new.entry_price, 2), new.exit_reason) == (2, -1.90, "expired")
+    # every contract's commission is in one trade or the other: 4 + 8 contracts x 0.50
+    assert sum(t.commission for t in book.option_trades) == pytest.approx(6.0)
+    assert fill.commission == pytest.approx(4.0)
