@@ -11,6 +11,7 @@ from execution.brokers import broker_client_build
 from execution.core.brokers.base import LegRequest
 from execution.manual_order_services import manual_order_place
 from execution.models import Fill, Order, Position, TradingAccount
+from execution.position_services import position_close
 from execution.services import OptionOrderSpec, Progress, order_place, orders_progress
 from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
 from marketdata.core.errors import Conflict
@@ -305,3 +306,16 @@ def test_the_api_lists_an_option_order_with_its_legs_and_its_fills_by_leg(versio
     assert [(f["symbol"], f["side"], f["leg"], f["qty"], f["notional"]) for f in fills] == [
         (CALL_105, "sell", 1, "2.000000000", "164.000000000000000000")
     ]
+
+
+def test_an_option_position_is_not_closed_by_an_order_of_shares(version, client, fake, people):
+    # given
+    order = place(version, client, spread())
+    fake.fill_legs(order.client_order_id, 2, [Decimal("2.10"), Decimal("0.82")])
+    read_back(client, order)
+    held = Position.objects.get(symbol=CALL_100)
+
+    # when / then
+    with pytest.raises(Conflict, match="is an option contract: close it with a reduce-only option order"):
+        position_close(position=held, by=people["olga"])
+    assert Order.objects.count() == 1
