@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from execution.filters import FillFilter, OrderFilter, PositionFilter
-from execution.models import Fill, Order, Position
+from execution.models import Fill, Order, OrderLeg, Position
 from execution.position_services import position_close
 from execution.selectors import fill_list, order_list, position_get, position_list
 from quantsite.read_cache import ReadCachedView
@@ -90,8 +90,18 @@ class PositionSerializer(serializers.ModelSerializer):
         )
 
 
+class OrderLegSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLeg
+        fields = ["index", "symbol", "side", "ratio", "filled_qty", "avg_fill_price"]
+        read_only_fields = fields
+
+
 class OrderSerializer(serializers.ModelSerializer):
     strategy = StrategyVersionField()
+    legs = OrderLegSerializer(
+        many=True, read_only=True, help_text="An option order's legs (an order of shares has none)."
+    )
 
     class Meta:
         model = Order
@@ -102,9 +112,13 @@ class OrderSerializer(serializers.ModelSerializer):
             "strategy",
             "mode",
             "broker",
+            "asset_class",
             "symbol",
             "side",
             "qty",
+            "multiplier",
+            "reduce_only",
+            "legs",
             "order_type",
             "limit_price",
             "stop_price",
@@ -130,8 +144,13 @@ class FillSerializer(serializers.ModelSerializer):
     strategy_version = serializers.IntegerField(source="order.strategy_version_id", read_only=True)
     strategy = StrategyVersionField(source="order.strategy_version")
     mode = serializers.CharField(source="order.mode", read_only=True)
-    symbol = serializers.CharField(source="order.symbol", read_only=True)
-    side = serializers.CharField(source="order.side", read_only=True)
+    symbol = serializers.CharField(
+        source="traded_symbol", read_only=True, help_text="the order's, or the option contract of its leg"
+    )
+    side = serializers.CharField(source="traded_side", read_only=True)
+    leg = serializers.IntegerField(
+        source="leg.index", read_only=True, allow_null=True, default=None, help_text="an option order's leg"
+    )
 
     class Meta:
         model = Fill
@@ -144,6 +163,7 @@ class FillSerializer(serializers.ModelSerializer):
             "mode",
             "symbol",
             "side",
+            "leg",
             "execution_id",
             "qty",
             "price",

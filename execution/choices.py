@@ -8,6 +8,11 @@ class TradingMode(models.TextChoices):
     LIVE = "live"
 
 
+class AssetClass(models.TextChoices):
+    EQUITY = "equity"
+    OPTION = "option"  # its legs in OrderLeg; qty in units, prices net per unit per share
+
+
 class BrokerName(models.TextChoices):
     SIMULATED = "simulated", "simulated (paper)"
     ALPACA = "alpaca"

@@ -67,8 +67,8 @@ class FillFilter(django_filters.FilterSet):
     order = IdFilter(field_name="order_id")
     strategy_version = IdFilter(field_name="order__strategy_version_id")
     mode = django_filters.ChoiceFilter(field_name="order__mode", choices=TradingMode.choices)
-    symbol = django_filters.CharFilter(field_name="order__symbol", lookup_expr="iexact")
-    side = django_filters.ChoiceFilter(field_name="order__side", choices=SideChoices.choices)
+    symbol = django_filters.CharFilter(field_name="traded_symbol", lookup_expr="iexact")
+    side = django_filters.ChoiceFilter(field_name="traded_side", choices=SideChoices.choices)
     after = UtcDateTimeFilter(field_name="ts", lookup_expr="gte")
     before = UtcDateTimeFilter(field_name="ts", lookup_expr="lt")
 

@@ -8,22 +8,24 @@ lives in the running session's process, so there the order is stored NEW and the
 its next bar (manual_orders_take), checked again by its own risk manager, as a position close is.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.utils import timezone
 
 from execution.brokers import broker_client_build
-from execution.choices import BrokerName
-from execution.core.brokers.base import OrderRequest
+from execution.choices import AssetClass, BrokerName
+from execution.core.brokers.base import LegRequest, OrderRequest
 from execution.models import Order, TradingAccount
-from execution.services import OrderSpec, order_create, order_submit
+from execution.services import OptionOrderSpec, OrderSpec, Spec, order_create, order_submit
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import Conflict
+from marketdata.core.options import OptionContract
 from marketdata.selectors import last_closes_get
 from quantsite.audit import audit
 from quantsite.roles import OPERATOR, role_require
 from risk.core.manager import Decision, PolicyRiskManager
 from risk.services import risk_policy_get, trading_states_get
+from strategies.core.options import OptionLeg, OptionOrder
 from strategies.core.types import Order as CoreOrder
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 from strategies.models import StrategyVersion
@@ -37,9 +39,26 @@ class ManualOrder:
     outcome: str  # "sent" or "requested"
 
 
-def core_order_of(spec: OrderSpec) -> CoreOrder:
+def core_order_of(spec: Spec) -> CoreOrder | OptionOrder:
     """The order as the risk manager reads it; a spec no broker would take (a price missing, a
-    quantity not positive) is refused first, as the OMS refuses it."""
+    quantity not positive, legs that are no option order) is refused first, as the OMS refuses it."""
+    if isinstance(spec, OptionOrderSpec):
+        spec.request("check")
+        legs = [
+            OptionLeg(
+                replace(OptionContract.parse(leg.symbol), multiplier=spec.multiplier), leg.side, leg.ratio
+            )
+            for leg in spec.legs
+        ]
+        return OptionOrder(
+            legs,
+            int(spec.qty),
+            order_type=spec.order_type,
+            limit_price=None if spec.limit_price is None else float(spec.limit_price),
+            tif=spec.tif,
+            reduce_only=spec.reduce_only,
+            reason=spec.reason,
+        )
     OrderRequest(
         "check", spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
     )
@@ -55,8 +74,19 @@ def core_order_of(spec: OrderSpec) -> CoreOrder:
     )
 
 
-def spec_of(order: Order) -> OrderSpec:
+def spec_of(order: Order) -> Spec:
     """A stored order's spec, with its choices as the core's enums."""
+    if order.asset_class == AssetClass.OPTION:
+        return OptionOrderSpec(
+            legs=tuple(LegRequest(leg.symbol, Side(leg.side), leg.ratio) for leg in order.legs.all()),
+            qty=order.qty,
+            order_type=OrderType(order.order_type),
+            limit_price=order.limit_price,
+            tif=TimeInForce(order.tif),
+            reduce_only=order.reduce_only,
+            multiplier=order.multiplier,
+            reason=order.reason,
+        )
     return OrderSpec(
         symbol=order.symbol,
         side=Side(order.side),
@@ -76,7 +106,15 @@ def trading_account_get(*, version: StrategyVersion, mode: str) -> TradingAccoun
     return account
 
 
-def order_risk_check(*, version: StrategyVersion, mode: str, order: CoreOrder) -> Decision:
+def core_order_text(order: CoreOrder | OptionOrder) -> str:
+    """An order as the audit trail names it: "buy 10 AAA", or an option order's units and legs."""
+    if isinstance(order, OptionOrder):
+        legs = ", ".join(f"{leg.side} {leg.ratio} {leg.symbol}" for leg in order.legs)
+        return f"{order.qty} x [{legs}]"
+    return f"{order.side} {order.qty} {order.symbol}"
+
+
+def order_risk_check(*, version: StrategyVersion, mode: str, order: CoreOrder | OptionOrder) -> Decision:
     """The version's risk manager on the order: its policy, the trading states in force, and its
     account in mode as the OMS keeps it, marked at the latest stored closes (the average price where a
     symbol has no bar). Nothing is stored."""
@@ -90,7 +128,8 @@ def order_risk_check(*, version: StrategyVersion, mode: str, order: CoreOrder) -
     timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
     for symbol, held in portfolio.positions.items():
         portfolio.mark(symbol, held.avg_price)
-    closes = last_closes_get(symbols={*portfolio.positions, order.symbol}, timeframe=timeframe)
+    symbol = order.underlying if isinstance(order, OptionOrder) else order.symbol
+    closes = last_closes_get(symbols={*portfolio.positions, symbol}, timeframe=timeframe)
     for symbol, (close, _) in closes.items():
         portfolio.mark(symbol, float(close))  # a symbol without a bar has no price: refused
     manager.on_step(timezone.now(), portfolio.equity, new_session=True)
@@ -121,9 +160,7 @@ def risk_refused(
     return Conflict(f"the risk manager refuses {said}: {refused}", details=refusal_details(decision))
 
 
-def manual_order_place(
-    *, version: StrategyVersion, mode: str, spec: OrderSpec, by, key: str = ""
-) -> ManualOrder:
+def manual_order_place(*, version: StrategyVersion, mode: str, spec: Spec, by, key: str = "") -> ManualOrder:
     """Place an order by hand (an operator's act, in the audit trail). Forbidden when the version may
     not trade in mode (trading_check); Conflict with the risk manager's reasons when it refuses. key:
     the same key again answers the order placed with it, never a second one."""
@@ -135,12 +172,12 @@ def manual_order_place(
     order = core_order_of(spec)
     decision = order_risk_check(version=version, mode=mode, order=order)
     if not decision.approved:
-        what = f"{spec.side} {spec.qty} {spec.symbol} placed by hand"
+        what = f"{core_order_text(order)} placed by hand"
         raise risk_refused(by=by, action="order.refused", subject=version, what=what, decision=decision)
     client = None  # the simulated broker's lives in its session
     if account.broker != BrokerName.SIMULATED:  # built first: a broker not configured stores nothing
         client = broker_client_build(broker=account.broker, mode=mode, capital=0.0)
-    signal = f"by hand {key}" if key else f"by hand {spec.side} {spec.symbol} {timezone.now().isoformat()}"
+    signal = f"by hand {key}" if key else f"by hand {core_order_text(order)} {timezone.now().isoformat()}"
     stored = order_create(
         version=version, mode=mode, broker=account.broker, spec=spec, signal=signal, actor=by
     )

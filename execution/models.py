@@ -2,12 +2,19 @@
 
 Money and quantities are Decimals. An order is stored (NEW, with its client_order_id) before it is
 sent, so a crash between the two never loses or duplicates it.
+
+An option order is one Order (its symbol the underlying, no side of its own, qty in units, its limit
+the net price per unit per share: a debit positive, a credit negative) with one OrderLeg per leg.
+Its fills are recorded per leg (Fill.leg): contracts, and the money they moved (price x multiplier),
+so that a Fill's price is always its notional over its qty and positions of OCC symbols count
+contracts at a price per contract.
 """
 
 from django.conf import settings
 from django.db import models
 
 from execution.choices import (
+    AssetClass,
     BrokerName,
     OrderStatusChoices,
     OrderTypeChoices,
@@ -33,9 +40,19 @@ class Order(models.Model):
     )
     mode = models.CharField(max_length=8, choices=TradingMode.choices)
     broker = models.CharField(max_length=16, choices=BrokerName.choices)
-    symbol = models.CharField(max_length=32)
-    side = models.CharField(max_length=4, choices=SideChoices.choices)
-    qty = models.DecimalField(**QTY)
+    asset_class = models.CharField(max_length=8, choices=AssetClass.choices, default=AssetClass.EQUITY)
+    symbol = models.CharField(max_length=32, help_text="An option order's underlying.")
+    side = models.CharField(
+        max_length=4,
+        choices=SideChoices.choices,
+        blank=True,
+        help_text="Blank: an option order's legs have theirs.",
+    )
+    qty = models.DecimalField(**QTY, help_text="Shares, or an option order's units.")
+    multiplier = models.PositiveIntegerField(
+        default=1, help_text="Shares per contract of an option order's legs."
+    )
+    reduce_only = models.BooleanField(default=False, help_text="An option order that closes legs held.")
     order_type = models.CharField(max_length=16, choices=OrderTypeChoices.choices, default="market")
     limit_price = models.DecimalField(**PRICE, null=True, blank=True)
     stop_price = models.DecimalField(**PRICE, null=True, blank=True)
@@ -61,11 +78,44 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.asset_class == AssetClass.OPTION:
+            legs = ", ".join(str(leg) for leg in self.legs.all())
+            return f"{self.qty} x [{legs}] ({self.status}, {self.client_order_id})"
         return f"{self.side} {self.qty} {self.symbol} ({self.status}, {self.client_order_id})"
+
+
+class OrderLeg(models.Model):
+    """A leg of an option order: ratio contracts of an OCC symbol per unit, and what has filled."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="legs")
+    index = models.PositiveSmallIntegerField(help_text="Its place in the order, from 0.")
+    symbol = models.CharField(max_length=32, help_text="The OCC symbol.")
+    side = models.CharField(max_length=4, choices=SideChoices.choices)
+    ratio = models.PositiveIntegerField(default=1)
+    filled_qty = models.DecimalField(**QTY, default=0, help_text="Contracts.")
+    avg_fill_price = models.DecimalField(**AVERAGE, null=True, blank=True, help_text="Per share, as quoted.")
+
+    class Meta:
+        ordering = ["order", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "index"], name="one_leg_per_place"),
+            models.UniqueConstraint(fields=["order", "symbol"], name="one_leg_per_contract"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.ratio} {self.symbol}"
 
 
 class Fill(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", db_index=False)
+    leg = models.ForeignKey(
+        OrderLeg,
+        on_delete=models.PROTECT,
+        related_name="fills",
+        null=True,
+        blank=True,
+        help_text="An option order's leg.",
+    )
     execution_id = models.CharField(max_length=64)
     qty = models.DecimalField(**QTY)
     notional = models.DecimalField(**MONEY, help_text="qty x price: the money the fill moved, exact.")
@@ -81,7 +131,8 @@ class Fill(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.qty} {self.order.symbol} @ {self.price} ({self.execution_id})"
+        symbol = self.order.symbol if self.leg is None else self.leg.symbol
+        return f"{self.qty} {symbol} @ {self.price} ({self.execution_id})"
 
 
 class Position(models.Model):

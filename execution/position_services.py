@@ -19,7 +19,8 @@ from execution.core.brokers.base import BrokerClient
 from execution.manual_order_services import order_risk_check, risk_refused, trading_account_get
 from execution.models import OPEN_STATUSES, Order, Position
 from execution.services import OrderSpec, order_cancel, order_create, order_submit
-from marketdata.core.errors import Conflict
+from marketdata.core.errors import Conflict, InvalidInput
+from marketdata.core.options import OptionContract
 from quantsite.audit import audit
 from quantsite.roles import OPERATOR, role_require
 from strategies.core.types import Order as CoreOrder
@@ -51,6 +52,11 @@ def position_close(*, position: Position, by) -> PositionClose:
     when a close of it is already under way, or when the risk manager refuses the order (HALTED: the
     kill switch's flatten is the way out then), with the manager's reasons."""
     role_require(by, OPERATOR, "close a position")
+    if _is_option(position.symbol):
+        raise Conflict(
+            f"{position.symbol} is an option contract: close it with a reduce-only option order of its "
+            "legs (a contract's money is its price x its multiplier, which an order of shares lacks)"
+        )
     if not position.qty:
         raise Conflict(f"{position.symbol} of {position.strategy_version} is flat: nothing to close")
     account = trading_account_get(version=position.strategy_version, mode=position.mode)
@@ -115,6 +121,14 @@ def position_close(*, position: Position, by) -> PositionClose:
     )
     audit(actor=by, action="position.close", subject=position, summary=f"{version}: {stored}")
     return PositionClose(position, order_submit(order=stored, client=client, actor=by))
+
+
+def _is_option(symbol: str) -> bool:
+    try:
+        OptionContract.parse(symbol)
+    except InvalidInput:
+        return False
+    return True
 
 
 def working_orders_cancel(*, client: BrokerClient, symbol: str) -> None:

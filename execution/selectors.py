@@ -1,9 +1,10 @@
 """Reads of execution: positions, orders and fills, each with what its lists show beside it."""
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 
-from execution.models import Fill, Order, Position, TradingSessionRecord
+from execution.models import Fill, Order, OrderLeg, Position, TradingSessionRecord
 from marketdata.models import PriceBar
 from quantsite.db import row_get
 from strategies.models import StrategyVersion
@@ -24,11 +25,19 @@ def position_list() -> QuerySet[Position]:
 
 
 def order_list() -> QuerySet[Order]:
-    return Order.objects.select_related("strategy_version")
+    """Orders with their version and an option order's legs (one query for all the legs)."""
+    return Order.objects.select_related("strategy_version").prefetch_related(
+        Prefetch("legs", queryset=OrderLeg.objects.order_by("index"))
+    )
 
 
 def fill_list() -> QuerySet[Fill]:
-    return Fill.objects.select_related("order", "order__strategy_version")
+    """Fills with their order and what they traded (`traded_symbol`, `traded_side`): the order's
+    symbol and side, or for an option order's fill its leg's."""
+    return Fill.objects.select_related("order", "order__strategy_version").annotate(
+        traded_symbol=Coalesce("leg__symbol", "order__symbol"),
+        traded_side=Coalesce("leg__side", "order__side"),
+    )
 
 
 def position_get(*, position_id) -> Position:

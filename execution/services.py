@@ -6,6 +6,11 @@ commission), once per execution id. A status report alone (the answer to a place
 moves the order's status; the quantity it says is filled beyond the recorded executions becomes a
 fill only when reconciliation asks for it (derive=True): then its money is the broker's cumulative
 average times its filled quantity, less what is recorded, and its id says it was derived.
+
+An option order's fills are read from its legs' cumulative figures in every report (the broker
+fills the legs together; each report carries them all): for each leg, the contracts beyond those
+recorded, at the money its cumulative average says, less what is recorded, x the multiplier. So a
+placement answer, a stream update and a lookup of the same fill record it once.
 """
 
 from contextlib import nullcontext
@@ -17,10 +22,19 @@ import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from execution.core.brokers.base import BrokerClient, BrokerOrder, OrderRejected, OrderRequest, TradeUpdate
+from execution.choices import AssetClass
+from execution.core.brokers.base import (
+    BrokerClient,
+    BrokerOrder,
+    LegRequest,
+    OptionOrderRequest,
+    OrderRejected,
+    OrderRequest,
+    TradeUpdate,
+)
 from execution.core.oms import client_order_id, order_send, report_stale, transition_check
 from execution.core.portfolio import Position as CorePosition
-from execution.models import Fill, Order, Position, TradingAccount
+from execution.models import Fill, Order, OrderLeg, Position, TradingAccount
 from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
 from quantsite.audit import audit, audit_record
 from quantsite.db import rows_update
@@ -45,12 +59,35 @@ class OrderSpec:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class OptionOrderSpec:
+    """An option order a strategy or a person wants, before it has an identity: qty units of its
+    legs, limit_price the net per unit per share (debit positive, credit negative)."""
+
+    legs: tuple[LegRequest, ...]
+    qty: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    reduce_only: bool = False
+    multiplier: int = 100
+    reason: str = ""
+
+    def request(self, identifier: str) -> OptionOrderRequest:
+        return OptionOrderRequest(
+            identifier, self.legs, self.qty, self.order_type, self.limit_price, self.tif, self.reduce_only
+        )
+
+
+Spec = OrderSpec | OptionOrderSpec
+
+
 def order_create(
     *,
     version: StrategyVersion,
     mode: str,
     broker: str,
-    spec: OrderSpec,
+    spec: Spec,
     signal: str,
     attempt: int = 1,
     actor=None,
@@ -87,7 +124,7 @@ def order_place(
     version: StrategyVersion,
     mode: str,
     broker: str,
-    spec: OrderSpec,
+    spec: Spec,
     signal: str,
     client: BrokerClient,
     attempt: int = 1,
@@ -139,7 +176,7 @@ def orders_progress(
         for unknown in sorted(ids - orders.keys()):
             log.warning("a report of an unknown order", client_order_id=unknown)
         filling = {
-            p.report.client_order_id for p in items if p.execution is not None or derive
+            p.report.client_order_id for p in items if p.execution is not None or derive or p.report.legs
         } & orders.keys()
         ledger = _Ledger([orders[i] for i in filling])
         ledger.audits.extend(audits)
@@ -205,42 +242,57 @@ def _order_store(
     version: StrategyVersion,
     mode: str,
     broker: str,
-    spec: OrderSpec,
+    spec: Spec,
     signal: str,
     attempt: int,
     actor,
     status: OrderStatus,
     later: Later | None,
 ) -> tuple[Order, bool]:
-    """The order stored (NEW, or SUBMITTED when it is sent next) with its audit record, in one
-    transaction; with later, outside a transaction, the order alone (one statement, committed on its
-    own) and the record held there. Or the one stored already under its client_order_id. Whether it is new."""
+    """The order stored (NEW, or SUBMITTED when it is sent next) with its legs and its audit record,
+    in one transaction; with later, outside a transaction, an order without legs alone (one
+    statement, committed on its own) and the record held there. Or the one stored already under its
+    client_order_id. Whether it is new."""
     identifier = client_order_id(f"{version.name}-v{version.version}", signal, attempt)
-    OrderRequest(
-        identifier, spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
-    )
-    order = Order(
-        client_order_id=identifier,
-        strategy_version=version,
-        mode=mode,
-        broker=broker,
-        symbol=spec.symbol,
-        side=spec.side,
-        qty=spec.qty,
-        order_type=spec.order_type,
-        limit_price=spec.limit_price,
-        stop_price=spec.stop_price,
-        tif=spec.tif,
-        signal=signal,
-        attempt=attempt,
-        reason=spec.reason,
-        status=status,
-        submitted_at=timezone.now() if status == OrderStatus.SUBMITTED else None,
-    )
+    common = {
+        "client_order_id": identifier,
+        "strategy_version": version,
+        "mode": mode,
+        "broker": broker,
+        "qty": spec.qty,
+        "order_type": spec.order_type,
+        "limit_price": spec.limit_price,
+        "tif": spec.tif,
+        "signal": signal,
+        "attempt": attempt,
+        "reason": spec.reason,
+        "status": status,
+        "submitted_at": timezone.now() if status == OrderStatus.SUBMITTED else None,
+    }
+    legs: list[OrderLeg] = []
+    if isinstance(spec, OptionOrderSpec):
+        request = spec.request(identifier)
+        order = Order(
+            **common,
+            asset_class=AssetClass.OPTION,
+            symbol=request.underlying,
+            multiplier=spec.multiplier,
+            reduce_only=spec.reduce_only,
+        )
+        legs = [
+            OrderLeg(order=order, index=i, symbol=leg.symbol, side=leg.side, ratio=leg.ratio)
+            for i, leg in enumerate(spec.legs)
+        ]
+    else:
+        OrderRequest(
+            identifier, spec.symbol, spec.side, spec.qty, spec.order_type, spec.limit_price, spec.stop_price
+        )
+        order = Order(**common, symbol=spec.symbol, side=spec.side, stop_price=spec.stop_price)
     try:
-        alone = later is not None and transaction.get_autocommit()
+        alone = later is not None and transaction.get_autocommit() and not legs
         with nullcontext() if alone else transaction.atomic():
             order.save(force_insert=True)
+            OrderLeg.objects.bulk_create(legs)
             record = audit_record(
                 actor=actor, action="order.create", subject=order, summary=str(order), signal=signal
             )
@@ -253,9 +305,20 @@ def _order_store(
     return order, True
 
 
-def _order_send(order: Order, client: BrokerClient, actor, later: Later | None) -> Order:
-    """Send a SUBMITTED order, once (order_send); apply the broker's answer, or hold it in later."""
-    request = OrderRequest(
+def order_request_of(order: Order) -> OrderRequest | OptionOrderRequest:
+    """A stored order as a broker takes it."""
+    if order.asset_class == AssetClass.OPTION:
+        legs = tuple(LegRequest(leg.symbol, Side(leg.side), leg.ratio) for leg in order.legs.all())
+        return OptionOrderRequest(
+            order.client_order_id,
+            legs,
+            order.qty,
+            OrderType(order.order_type),
+            order.limit_price,
+            TimeInForce(order.tif),
+            order.reduce_only,
+        )
+    return OrderRequest(
         order.client_order_id,
         order.symbol,
         Side(order.side),
@@ -265,6 +328,11 @@ def _order_send(order: Order, client: BrokerClient, actor, later: Later | None) 
         order.stop_price,
         TimeInForce(order.tif),
     )
+
+
+def _order_send(order: Order, client: BrokerClient, actor, later: Later | None) -> Order:
+    """Send a SUBMITTED order, once (order_send); apply the broker's answer, or hold it in later."""
+    request = order_request_of(order)
     try:
         sent = order_send(client, request)
     except OrderRejected as exc:
@@ -307,7 +375,10 @@ def _progress_of(order: Order) -> tuple:
 
 def _report_apply(order: Order, progress: Progress, derive: bool, ledger: "_Ledger") -> None:
     report, execution = progress.report, progress.execution
-    if execution is not None and execution.fill_qty and execution.execution_id:
+    if order.asset_class == AssetClass.OPTION:
+        commission = execution.commission if execution is not None else None
+        ledger.legs_fill(order, report, commission or Decimal(0), progress.ts)
+    elif execution is not None and execution.fill_qty and execution.execution_id:
         if not ledger.executed(order, execution.execution_id):
             notional = execution.fill_qty * execution.fill_price
             ledger.fill(
@@ -356,13 +427,22 @@ class _Ledger:
         self._accounts: dict[tuple, TradingAccount] = {}
         self._moved_positions: dict[int, Position] = {}
         self._moved_accounts: dict[int, TradingAccount] = {}
+        self._legs: dict[int, list[OrderLeg]] = {o.pk: [] for o in orders}
+        self._moved_legs: dict[int, OrderLeg] = {}
         if not orders:
             return
         for order_id, execution_id, notional in Fill.objects.filter(order__in=orders).values_list(
             "order_id", "execution_id", "notional"
         ):
             self._recorded[order_id][execution_id] = notional
-        keys = {(o.strategy_version_id, o.mode, o.symbol) for o in orders}
+        options = [o for o in orders if o.asset_class == AssetClass.OPTION]
+        for leg in OrderLeg.objects.select_for_update().filter(order__in=options).order_by("order", "index"):
+            self._legs[leg.order_id].append(leg)
+        keys = {
+            (o.strategy_version_id, o.mode, symbol)
+            for o in orders
+            for symbol in ([leg.symbol for leg in self._legs[o.pk]] or [o.symbol])
+        }
         versions, modes = {k[0] for k in keys}, {k[1] for k in keys}
         held = Position.objects.select_for_update().filter(
             strategy_version_id__in=versions, mode__in=modes, symbol__in={k[2] for k in keys}
@@ -395,12 +475,62 @@ class _Ledger:
                 f"{order.client_order_id}: a fill of {qty} takes it past its quantity "
                 f"({order.filled_qty} of {order.qty} filled)"
             )
+        self._record(order, None, execution_id, qty, notional, commission, ts)
+        total = order.filled_qty + qty
+        order.avg_fill_price = ((order.avg_fill_price or Decimal(0)) * order.filled_qty + notional) / total
+        order.filled_qty = total
+
+    def legs_fill(self, order: Order, report: BrokerOrder, commission: Decimal, ts) -> None:
+        """Record what the report's legs have filled beyond the recorded contracts, leg by leg (the
+        commission with the first leg that moved), and move the order to the units filled at the
+        net price per unit per share."""
+        reported = {leg.symbol: leg for leg in report.legs}
+        legs = self._legs[order.pk]
+        if missing := [leg.symbol for leg in legs if leg.symbol not in reported]:
+            raise InvalidInput(f"{order.client_order_id}: the broker reports no leg {', '.join(missing)}")
+        for leg in legs:
+            now = reported[leg.symbol]
+            if now.filled_qty <= leg.filled_qty:
+                continue
+            if now.filled_qty > leg.ratio * order.qty or now.avg_fill_price is None:
+                raise Conflict(
+                    f"{order.client_order_id}: leg {leg.symbol} reports {now.filled_qty} filled of "
+                    f"{leg.ratio * order.qty} contracts{'' if now.avg_fill_price else ' without a price'}"
+                )
+            qty = now.filled_qty - leg.filled_qty
+            before = (leg.avg_fill_price or Decimal(0)) * leg.filled_qty
+            notional = (now.avg_fill_price * now.filled_qty - before) * order.multiplier
+            execution_id = f"{report.broker_order_id}:{leg.symbol}@{now.filled_qty}"
+            self._record(order, leg, execution_id, qty, notional, commission, ts)
+            commission = Decimal(0)
+            leg.filled_qty, leg.avg_fill_price = now.filled_qty, now.avg_fill_price
+            self._moved_legs[leg.pk] = leg
+        units = {leg.filled_qty / leg.ratio for leg in legs}
+        if len(units) == 1 and (filled := units.pop()) != order.filled_qty:
+            order.filled_qty = filled
+            order.avg_fill_price = sum(
+                (Side(leg.side).sign * leg.ratio * leg.avg_fill_price for leg in legs), Decimal(0)
+            )
+
+    def _record(
+        self,
+        order: Order,
+        leg: OrderLeg | None,
+        execution_id: str,
+        qty: Decimal,
+        notional: Decimal,
+        commission: Decimal,
+        ts,
+    ) -> None:
+        """The fill (of the order, or of one leg of an option order) recorded, with the position it
+        moves and the cash (by the exact notional)."""
         for value, name in ((qty, "qty"), (notional, "notional"), (commission, "commission")):
             _exact(value, Fill._meta.get_field(name), order)
         price = notional / qty
         self.fills.append(
             Fill(
                 order=order,
+                leg=leg,
                 execution_id=execution_id,
                 qty=qty,
                 notional=notional,
@@ -410,11 +540,9 @@ class _Ledger:
             )
         )
         self._recorded[order.pk][execution_id] = notional
-        total = order.filled_qty + qty
-        order.avg_fill_price = ((order.avg_fill_price or Decimal(0)) * order.filled_qty + notional) / total
-        order.filled_qty = total
-        signed = qty if order.side == Side.BUY else -qty
-        position = self._positions[(order.strategy_version_id, order.mode, order.symbol)]
+        side, symbol = (order.side, order.symbol) if leg is None else (leg.side, leg.symbol)
+        signed = qty if side == Side.BUY else -qty
+        position = self._positions[(order.strategy_version_id, order.mode, symbol)]
         held = CorePosition(position.symbol, position.qty, position.avg_price, position.realized_pnl)
         held.apply(signed, price)
         position.qty, position.avg_price, position.realized_pnl = held.qty, held.avg_price, held.realized_pnl
@@ -427,6 +555,7 @@ class _Ledger:
 
     def save(self, now) -> None:
         Fill.objects.bulk_create(self.fills)
+        rows_update(self._moved_legs.values(), ["filled_qty", "avg_fill_price"])
         for row in (*self._moved_positions.values(), *self._moved_accounts.values()):
             row.updated_at = now
         rows_update(self._moved_positions.values(), ["qty", "avg_price", "realized_pnl", "updated_at"])

@@ -38,7 +38,13 @@ from execution.core.ledger import TradeLedger
 from execution.core.portfolio import Portfolio
 from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
-from execution.manual_order_services import core_order_of, manual_orders_take, refusal_text, spec_of
+from execution.manual_order_services import (
+    core_order_of,
+    core_order_text,
+    manual_orders_take,
+    refusal_text,
+    spec_of,
+)
 from execution.models import Position, TradingAccount
 from execution.position_services import (
     closing_order,
@@ -68,6 +74,7 @@ from risk.core.state import TradingState
 from risk.services import flatten_done, risk_policy_get, trading_state_get, trading_states_get
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
+from strategies.core.options import OptionOrder
 from strategies.core.registry import strategy_build
 from strategies.core.types import Fill, PriceBar, Side
 from strategies.core.types import Order as CoreOrder
@@ -310,13 +317,12 @@ class TradingSession:
             later=self._later,
         )
 
-    def _refused(self, order: CoreOrder, decision: Decision) -> None:
+    def _refused(self, order: CoreOrder | OptionOrder, decision: Decision) -> None:
         audit(
             actor=self.actor,
             action="order.refused",
             subject=self.version,
-            summary=f"{order.side} {order.qty} {order.symbol}: "
-            + "; ".join(r.message for r in decision.reasons),
+            summary=f"{core_order_text(order)}: " + "; ".join(r.message for r in decision.reasons),
             codes=[str(r.code) for r in decision.reasons],
         )
 
@@ -337,9 +343,10 @@ class TradingSession:
             self._ledgered(update)
 
     def _ledgered(self, update: TradeUpdate) -> None:
-        """A fill into the session's ledger of round trips; the risk manager hears of those it
-        closes (the cooldown, the stop-loss guard)."""
-        if not update.fill_qty or update.execution_id in self._ledgered_executions:
+        """A fill of shares into the session's ledger of round trips; the risk manager hears of those
+        it closes (the cooldown, the stop-loss guard). An option order's fills are not round trips of
+        shares: the OMS records them per leg."""
+        if not update.fill_qty or update.order.legs or update.execution_id in self._ledgered_executions:
             return
         self._ledgered_executions.add(update.execution_id)
         closed = len(self.ledger.trades)

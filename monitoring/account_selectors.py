@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Subquery
 
 from execution.core.ledger import TradeLedger
-from execution.models import Fill, Position, TradingAccount
+from execution.models import Position, TradingAccount
+from execution.selectors import fill_list
 from marketdata.core.bars import Timeframe
 from marketdata.models import Instrument, PriceBar
 from strategies.core.types import Fill as CoreFill
@@ -201,13 +202,14 @@ def account_figures_list(*, at: datetime, mode: str | None = None) -> list[Accou
             cost[(vid, pmode)][symbol] = avg
     fills: dict[tuple, list[FillRow]] = defaultdict(list)
     for vid, fmode, symbol, side, qty, notional, price, commission, ts in (
-        Fill.objects.filter(order__strategy_version_id__in=versions)
+        fill_list()
+        .filter(order__strategy_version_id__in=versions)
         .order_by("ts", "id")
         .values_list(
             "order__strategy_version_id",
             "order__mode",
-            "order__symbol",
-            "order__side",
+            "traded_symbol",
+            "traded_side",
             "qty",
             "notional",
             "price",

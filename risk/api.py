@@ -202,7 +202,11 @@ class RiskPolicyInForceSerializer(serializers.Serializer):
     level = serializers.IntegerField(help_text="1 (tightest) to 10 (loosest)")
     configured = serializers.DictField(help_text="the level and the values set on their own, as set")
     limits = serializers.DictField(child=OptionalNumberField(), help_text="every limit in force (null: off)")
-    ranges = RangeSerializer(many=True, help_text="the seed's five limits, their ranges and values")
+    ranges = RangeSerializer(
+        many=True,
+        help_text="the ranged limits, their ranges and values: the seed's five, then the options book's "
+        "net delta and net vega",
+    )
     pending_change = ApprovalSerializer(
         allow_null=True, help_text="a change of this scope waiting for a decision"
     )
@@ -214,8 +218,9 @@ class RiskPolicyQuerySerializer(serializers.Serializer):
 
 class RiskPolicyChangeInputSerializer(serializers.Serializer):
     values = serializers.DictField(
-        help_text='the new policy: {"level": 4, "max_drawdown_pct": 8, ...}; each ranged value inside '
-        "its range, the others as RiskPolicy allows; what is left out follows the level or is off"
+        help_text='the new policy: {"level": 4, "max_drawdown_pct": 8, "max_net_delta_pct": 20, ...}; '
+        "each ranged value inside its range, the others as RiskPolicy allows; what is left out follows "
+        "the level or is off"
     )
     strategy_version = _version_field("a version's own policy (default: the global one)")
     comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)

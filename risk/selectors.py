@@ -48,8 +48,8 @@ def risk_policy_record_get(*, version: StrategyVersion | None = None) -> RiskPol
 
 def risk_policy_in_force_get(*, version: StrategyVersion | None = None) -> dict:
     """The policy in force for a scope (a version, or the platform: None): where it comes from, its
-    record, level and values, every limit, the five ranged limits with their ranges, and a change of
-    the scope waiting for a decision."""
+    record, level and values, every limit, the ranged limits with their ranges, and a change of the
+    scope waiting for a decision."""
     scope = scope_of(version)
     record = risk_policy_record_get(version=version)
     policy = RiskPolicy.default() if record is None else RiskPolicy.from_data(record.values)

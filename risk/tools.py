@@ -24,8 +24,8 @@ VersionId = Annotated[int | None, Field(ge=1, description="a strategy version's 
 
 @tool(agent="risk", role=VIEWER)
 def check_position_size(actor, order: OrderInput) -> dict:
-    """Would the version's risk manager take this order now? Its policy (risk per trade, capital
-    deployed, concurrent positions, loss limits), the trading states in force and its account as the
+    """Would the version's risk manager take this order of shares now? Its policy (risk per trade,
+    capital deployed, concurrent positions, loss limits), the trading states in force and its account as the
     OMS keeps it, marked at the latest stored closes; nothing is placed. Answers approved and, when
     refused, the reasons (code and message)."""
     version = strategy_version_get(version_id=order.strategy_version)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from execution.core.ledger import Trade, Trades
+from execution.core.option_book import OptionTrade, Settlement
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 
@@ -149,3 +150,7 @@ class BacktestResult:
     # of the same capital in the same data (an equal-weight basket when there are several symbols).
     prices: dict[str, pd.Series] = field(default_factory=dict)
     benchmark_curve: pd.Series | None = None
+    # An options backtest's spreads, each closed or settled as one (legs, net prices, greeks at
+    # entry, P&L per leg), and every contract settled at expiry; empty for stocks.
+    option_trades: list[OptionTrade] = field(default_factory=list)
+    option_settlements: list[Settlement] = field(default_factory=list)

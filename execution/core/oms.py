@@ -22,6 +22,7 @@ from execution.core.brokers.base import (
     BrokerClient,
     BrokerOrder,
     BrokerUnavailable,
+    OptionOrderRequest,
     OrderRejected,
     OrderRequest,
 )
@@ -107,11 +108,13 @@ class Sent:
     unknown_reason: str = ""
 
 
-def order_send(broker: BrokerClient, request: OrderRequest) -> Sent:
-    """Place the order; on an unknown outcome look it up by client_order_id and place it again only
-    when the broker has none. OrderRejected propagates (the broker refused: no order exists)."""
+def order_send(broker: BrokerClient, request: OrderRequest | OptionOrderRequest) -> Sent:
+    """Place the order (an option order through place_option_order); on an unknown outcome look it
+    up by client_order_id and place it again only when the broker has none. OrderRejected propagates
+    (the broker refused: no order exists)."""
+    place = broker.place_option_order if isinstance(request, OptionOrderRequest) else broker.place_order
     try:
-        return Sent(broker.place_order(request))
+        return Sent(place(request))
     except BrokerUnavailable as first:
         try:
             found = broker.get_order(request.client_order_id)
@@ -120,7 +123,7 @@ def order_send(broker: BrokerClient, request: OrderRequest) -> Sent:
         if found is not None:
             return Sent(found)
         try:
-            return Sent(broker.place_order(request), resubmitted=True)
+            return Sent(place(request), resubmitted=True)
         except BrokerUnavailable as second:
             return Sent(None, resubmitted=True, unknown_reason=second.message)
         except OrderRejected:

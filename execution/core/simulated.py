@@ -7,14 +7,25 @@ low reaches it, at the better of the open and the limit; a buy stop triggers whe
 it and fills at the worse of the open and the stop, plus slippage (sells mirror). A participation
 cap fills at most that share of a bar's volume; the rest waits for later bars. DAY orders expire
 at the end of the session they work in.
+
+Option orders fill against a session's chain (execution.core.option_fills): as one order at the
+net of their legs at the touch, when the book (an OptionBook) can carry them. A market order the
+chain cannot fill is rejected with the reason; a limit order works until a chain fills it, a DAY
+one through the next chain after it was placed.
 """
 
 import math
 from collections import defaultdict
+from datetime import datetime
 from typing import Literal
 
 from execution.core.costs import CommissionModel, SlippageModel
+from execution.core.option_book import OptionBook
+from execution.core.option_fills import NoFill, OptionCommission, fill_option_order
 from execution.core.portfolio import Portfolio
+from marketdata.core.errors import InvalidInput
+from strategies.core.option_chain import ChainSnapshot
+from strategies.core.options import OptionFill, OptionOrder
 from strategies.core.types import Fill, Order, OrderStatus, OrderType, PriceBar, Side, TimeInForce
 
 
@@ -27,14 +38,17 @@ class SimulatedBroker:
         slippage: SlippageModel,
         fill_timing: Literal["close", "next_open"] = "close",
         max_participation: float | None = None,
+        option_commission: OptionCommission | None = None,
     ) -> None:
         self.portfolio = portfolio
         self.commission = commission
         self.slippage = slippage
         self.fill_timing = fill_timing
         self.max_participation = max_participation
+        self.option_commission = option_commission or OptionCommission()
         self.working: dict[str, list[Order]] = defaultdict(list)
-        self.rejected: list[tuple[Order, str]] = []
+        self.working_options: list[tuple[OptionOrder, datetime]] = []  # and the chain time it was placed at
+        self.rejected: list[tuple[Order | OptionOrder, str]] = []
 
     # --- the engine's calls --------------------------------------------------------------------
 
@@ -43,6 +57,9 @@ class SimulatedBroker:
         order.status = OrderStatus.ACCEPTED
         order.created_bar = bar.index
         fill = None
+        if isinstance(self.portfolio, OptionBook) and (refusal := self.portfolio.refusal(order)):
+            self._reject(order, refusal)
+            return []
         if self.fill_timing == "close" and order.order_type is OrderType.MARKET:
             fill = self._fill(order, bar, bar.close, slip=True)
         if not order.status.terminal:
@@ -96,12 +113,60 @@ class SimulatedBroker:
                 order.status = OrderStatus.EXPIRED
                 orders.remove(order)
 
-    def cancel_all(self) -> list[Order]:
+    def cancel_all(self) -> list[Order | OptionOrder]:
         canceled = [o for orders in self.working.values() for o in orders]
+        canceled += [order for order, _ in self.working_options]
         for order in canceled:
             order.status = OrderStatus.CANCELED
         self.working.clear()
+        self.working_options.clear()
         return canceled
+
+    # --- option orders ---------------------------------------------------------------------------
+
+    def submit_option(self, order: OptionOrder, chain: ChainSnapshot) -> OptionFill | None:
+        """Accept an option order against the chain of its underlying now: it fills at the touch,
+        or works (a limit the touch does not reach), or is rejected with the reason."""
+        if not isinstance(self.portfolio, OptionBook):
+            raise InvalidInput("option orders need a broker whose portfolio is an OptionBook")
+        order.status = OrderStatus.ACCEPTED
+        fill = self._fill_option(order, chain)
+        if not order.status.terminal:
+            self.working_options.append((order, chain.ts))
+        return fill
+
+    def on_chain(self, chain: ChainSnapshot) -> list[OptionFill]:
+        """A new chain of an underlying: its working option orders try it; a DAY order placed at an
+        earlier chain expires when this one does not fill it."""
+        fills = []
+        for entry in list(self.working_options):
+            order, placed = entry
+            if order.underlying != chain.underlying:
+                continue
+            fill = self._fill_option(order, chain)
+            if fill is not None:
+                fills.append(fill)
+            elif order.tif is TimeInForce.DAY and placed < chain.ts and not order.status.terminal:
+                order.status = OrderStatus.EXPIRED
+            if order.status.terminal:
+                self.working_options.remove(entry)
+        return fills
+
+    def _fill_option(self, order: OptionOrder, chain: ChainSnapshot) -> OptionFill | None:
+        fill = fill_option_order(order, chain, self.option_commission)
+        if isinstance(fill, NoFill):
+            if order.order_type is OrderType.MARKET:
+                self._reject(order, fill.reason)
+            return None  # a limit works on
+        refusal = self.portfolio.refusal(order, fill)
+        if refusal:
+            self._reject(order, refusal)
+            return None
+        self.portfolio.apply_option_fill(order, fill, chain)
+        order.filled_qty += fill.qty
+        order.avg_fill_price = fill.net_price
+        order.status = OrderStatus.FILLED
+        return fill
 
     # --- pricing and fills ---------------------------------------------------------------------
 
@@ -172,7 +237,7 @@ class SimulatedBroker:
             order.qty = min(order.qty, order.filled_qty + abs(held))
         return order.remaining
 
-    def _reject(self, order: Order, reason: str) -> None:
+    def _reject(self, order: Order | OptionOrder, reason: str) -> None:
         order.status = OrderStatus.REJECTED
         self.rejected.append((order, reason))
 

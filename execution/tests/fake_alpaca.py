@@ -1,11 +1,19 @@
 """A small stateful fake of Alpaca's trading API on 127.0.0.1: REST (orders, positions, account)
 and the trade_updates websocket, answering in the shapes alpaca-py reads, so that AlpacaBroker's
 tests run the real SDK. Test hooks fill orders and make the next request fail, rate-limit or hang.
+
+Options as Alpaca's order reference describes them: an order of an OCC symbol is a plain option
+order (whole contracts, day only); an order of class "mleg" has 2 to 4 legs on one underlying, each
+with its symbol, ratio_qty (in lowest terms), side and position_intent, a qty in units and a
+limit_price that is the net per unit (positive a debit, negative a credit). It is answered with an
+empty symbol and side, and its legs as orders of their own (qty = ratio_qty x units); a fill moves
+every leg at once and the parent's filled_avg_price is the net. Money of options is x100.
 """
 
 import contextlib
 import itertools
 import json
+import math
 import re
 import threading
 import uuid
@@ -53,6 +61,12 @@ ROUTES = Map(
     ]
 )
 ORDER_NOT_FOUND = (404, {"code": 40410000, "message": "order not found"})
+OCC = re.compile(r"(?P<root>[A-Z0-9]{1,6})\d{6}[CP]\d{8}")
+MULTIPLIER = Decimal(100)
+INTENTS = {
+    "buy": {"buy_to_open", "buy_to_close"},
+    "sell": {"sell_to_open", "sell_to_close"},
+}
 
 
 def _uuid(kind: str, n: Any) -> str:
@@ -182,7 +196,7 @@ class FakeAlpaca:
             if order["status"] == "filled":
                 order["filled_at"] = _time(now)
             signed = qty if order["side"] == "buy" else -qty
-            self.cash -= signed * price
+            self.cash -= signed * price * _multiplier(order)
             self.last_prices[order["symbol"]] = price
             position_qty = self._position_add(order["symbol"], signed, price)
             event = "fill" if order["status"] == "filled" else "partial_fill"
@@ -194,6 +208,58 @@ class FakeAlpaca:
                 price=str(price),
                 qty=str(qty),
                 position_qty=str(position_qty),
+            )
+        self._flush()
+        return update
+
+    def fill_legs(self, client_order_id: str, units: int, prices: list[Decimal]) -> dict:
+        """Fill `units` of a multi-leg order, each leg at its price in `prices` (in the legs' order),
+        as Alpaca fills one: all legs together, the parent at the net price. A limit order fills only
+        at its limit or better (net at or below it, a credit being negative). Streams the parent's
+        fill or partial_fill; returns the trade update's data."""
+        with self._lock:
+            order = self.order(client_order_id)
+            assert order is not None, f"no order {client_order_id}"
+            assert order["order_class"] == "mleg", f"{client_order_id} is not a multi-leg order"
+            assert order["status"] in OPEN, f"order {client_order_id} is {order['status']}"
+            filled, ordered = int(order["filled_qty"]), int(order["qty"])
+            assert 0 < units <= ordered - filled, f"cannot fill {units} of {ordered - filled} left"
+            assert len(prices) == len(order["legs"])
+            net = sum(
+                (
+                    _sign(leg) * int(leg["ratio_qty"]) * price
+                    for leg, price in zip(order["legs"], prices, strict=True)
+                ),
+                Decimal(0),
+            )
+            limit = order["limit_price"]
+            assert limit is None or net <= Decimal(limit), f"a net of {net} is worse than the limit {limit}"
+            now = self._now()
+            for leg, price in zip(order["legs"], prices, strict=True):
+                qty = units * int(leg["ratio_qty"])
+                leg_filled = Decimal(leg["filled_qty"])
+                average = Decimal(leg["filled_avg_price"] or 0)
+                leg["filled_avg_price"] = str((average * leg_filled + price * qty) / (leg_filled + qty))
+                leg["filled_qty"] = str(leg_filled + qty)
+                signed = qty * _sign(leg)
+                self.cash -= signed * price * MULTIPLIER
+                self.last_prices[leg["symbol"]] = price
+                self._position_add(leg["symbol"], Decimal(signed), price)
+            average = Decimal(order["filled_avg_price"] or 0)
+            order["filled_avg_price"] = str((average * filled + net * units) / (filled + units))
+            order["filled_qty"] = str(filled + units)
+            status = "filled" if filled + units == ordered else "partially_filled"
+            for row in (order, *order["legs"]):
+                row.update(status=status, updated_at=_time(now))
+                if status == "filled":
+                    row["filled_at"] = _time(now)
+            update = self._publish(
+                "fill" if status == "filled" else "partial_fill",
+                order,
+                now,
+                execution_id=_uuid("execution", next(self._numbers)),
+                price=str(net),
+                qty=str(units),
             )
         self._flush()
         return update
@@ -230,6 +296,11 @@ class FakeAlpaca:
         client_order_id = body.get("client_order_id") or _uuid("client-order", next(self._numbers))
         if self.order(client_order_id) is not None:
             return _invalid("client_order_id must be unique")
+        if body.get("order_class") == "mleg":
+            return self._mleg_create(body, client_order_id)
+        option = OCC.fullmatch(str(body.get("symbol", ""))) is not None
+        if option and (problem := _option_problem(body)):
+            return _invalid(problem)
         if body.get("side") not in {"buy", "sell"}:
             return _invalid("invalid order side")
         kind = body.get("type")
@@ -261,50 +332,111 @@ class FakeAlpaca:
         if (
             body["side"] == "buy"
             and "limit_price" in prices
-            and qty * Decimal(prices["limit_price"]) > self.cash
+            and qty * Decimal(prices["limit_price"]) * (MULTIPLIER if option else 1) > self.cash
         ):
             return 403, {"code": 40310000, "message": "insufficient buying power"}
-        now = _time(self._now())
         order_id = _uuid("order", next(self._numbers))
-        order = {
-            "id": order_id,
-            "client_order_id": client_order_id,
-            "created_at": now,
-            "updated_at": now,
-            "submitted_at": now,
-            "filled_at": None,
-            "expired_at": None,
-            "expires_at": None,
-            "canceled_at": None,
-            "failed_at": None,
-            "replaced_at": None,
-            "replaced_by": None,
-            "replaces": None,
-            "asset_id": _uuid("asset", body["symbol"]),
-            "symbol": body["symbol"],
-            "asset_class": "us_equity",
-            "notional": None,
-            "qty": str(qty),
-            "filled_qty": "0",
-            "filled_avg_price": None,
-            "order_class": "",
-            "order_type": kind,
-            "type": kind,
-            "side": body["side"],
-            "position_intent": "buy_to_open" if body["side"] == "buy" else "sell_to_open",
-            "time_in_force": body["time_in_force"],
-            "limit_price": prices.get("limit_price"),
-            "stop_price": prices.get("stop_price"),
-            "status": self.initial_status,
-            "extended_hours": bool(body.get("extended_hours", False)),
-            "legs": None,
-            "trail_percent": None,
-            "trail_price": None,
-            "hwm": None,
-            "subtag": None,
-            "source": None,
-        }
+        order = _order_json(
+            order_id,
+            client_order_id,
+            _time(self._now()),
+            asset_id=_uuid("asset", body["symbol"]),
+            symbol=body["symbol"],
+            asset_class="us_option" if option else "us_equity",
+            qty=str(qty),
+            order_type=kind,
+            type=kind,
+            side=body["side"],
+            position_intent=body.get("position_intent")
+            or ("buy_to_open" if body["side"] == "buy" else "sell_to_open"),
+            time_in_force=body["time_in_force"],
+            limit_price=prices.get("limit_price"),
+            stop_price=prices.get("stop_price"),
+            status=self.initial_status,
+            extended_hours=bool(body.get("extended_hours", False)),
+        )
         self.orders[order_id] = order
+        self._publish(self.initial_status, order, self._now())
+        return 200, order
+
+    def _mleg_create(self, body: dict, client_order_id: str) -> tuple[int, Any]:
+        legs = body.get("legs")
+        if not isinstance(legs, list) or not 2 <= len(legs) <= 4:
+            return _invalid("mleg orders must have between 2 and 4 legs")
+        if body.get("symbol") or body.get("side"):
+            return _invalid("symbol and side must be on the legs of an mleg order")
+        if body.get("type") not in {"market", "limit"}:
+            return _invalid("mleg orders must be market or limit")
+        if body.get("time_in_force") != "day":
+            return _invalid("options orders must be day orders")
+        try:
+            units = Decimal(str(body["qty"]))
+        except (KeyError, ArithmeticError):
+            return _invalid("qty is required")
+        if units <= 0 or units != units.to_integral_value():
+            return _invalid("qty must be a whole number of units above 0")
+        roots, ratios = set(), []
+        for leg in legs:
+            match = OCC.fullmatch(str(leg.get("symbol", "")))
+            if match is None:
+                return _invalid(f"invalid option symbol {leg.get('symbol')!r}")
+            roots.add(match["root"])
+            if leg.get("side") not in INTENTS or leg.get("position_intent") not in INTENTS[leg["side"]]:
+                return _invalid(f"leg {leg['symbol']}: side and position_intent do not agree")
+            try:
+                ratio = Decimal(str(leg["ratio_qty"]))
+            except (KeyError, ArithmeticError):
+                return _invalid(f"leg {leg['symbol']}: ratio_qty is required")
+            if ratio <= 0 or ratio != ratio.to_integral_value():
+                return _invalid(f"leg {leg['symbol']}: ratio_qty must be a whole number above 0")
+            ratios.append(int(ratio))
+        if len({leg["symbol"] for leg in legs}) != len(legs):
+            return _invalid("all legs must have unique symbols")
+        if len(roots) != 1:
+            return _invalid("all legs must have the same underlying")
+        if math.gcd(*ratios) != 1:
+            return _invalid("leg ratios must be in their simplest form")
+        limit = body.get("limit_price")
+        if (body["type"] == "limit") != (limit is not None):
+            return _invalid(
+                f"limit_price is {'required' if limit is None else 'not allowed'} for {body['type']} orders"
+            )
+        if self.trading_blocked:
+            return 403, {"code": 40310000, "message": "account is not allowed to trade"}
+        if limit is not None and Decimal(str(limit)) * units * MULTIPLIER > self.cash:
+            return 403, {"code": 40310000, "message": "insufficient options buying power"}
+        now = _time(self._now())
+        order = _order_json(
+            _uuid("order", next(self._numbers)),
+            client_order_id,
+            now,
+            order_class="mleg",
+            qty=str(units),
+            order_type=body["type"],
+            type=body["type"],
+            time_in_force="day",
+            limit_price=None if limit is None else str(Decimal(str(limit))),
+            status=self.initial_status,
+            legs=[
+                _order_json(
+                    _uuid("order", next(self._numbers)),
+                    _uuid("client-order", next(self._numbers)),
+                    now,
+                    asset_id=_uuid("asset", leg["symbol"]),
+                    symbol=leg["symbol"],
+                    asset_class="us_option",
+                    order_class="mleg",
+                    qty=str(ratio * units),
+                    side=leg["side"],
+                    position_intent=leg["position_intent"],
+                    ratio_qty=str(ratio),
+                    time_in_force="day",
+                    status=self.initial_status,
+                )
+                for leg, ratio in zip(legs, ratios, strict=True)
+            ],
+        )
+        self.orders[order["id"]] = order
         self._publish(self.initial_status, order, self._now())
         return 200, order
 
@@ -332,7 +464,8 @@ class FakeAlpaca:
         if order["status"] not in OPEN:
             return 422, {"code": 42210000, "message": f'order is already in "{order["status"]}" state'}
         now = self._now()
-        order.update(status="canceled", canceled_at=_time(now), updated_at=_time(now))
+        for row in (order, *(order["legs"] or [])):
+            row.update(status="canceled", canceled_at=_time(now), updated_at=_time(now))
         self._publish("canceled", order, now)
         return 204, None
 
@@ -395,18 +528,20 @@ class FakeAlpaca:
         return new
 
     def _market_value(self, symbol: str) -> Decimal:
-        return self.positions[symbol][0] * self.last_prices[symbol]
+        size = MULTIPLIER if OCC.fullmatch(symbol) else 1
+        return self.positions[symbol][0] * self.last_prices[symbol] * size
 
     def _position_json(self, symbol: str) -> dict:
         qty, average = self.positions[symbol]
         price = self.last_prices[symbol]
-        market_value = qty * price
-        cost_basis = qty * average
+        option = OCC.fullmatch(symbol) is not None
+        market_value = self._market_value(symbol)
+        cost_basis = qty * average * (MULTIPLIER if option else 1)
         return {
             "asset_id": _uuid("asset", symbol),
             "symbol": symbol,
             "exchange": "NASDAQ",
-            "asset_class": "us_equity",
+            "asset_class": "us_option" if option else "us_equity",
             "asset_marginable": True,
             "avg_entry_price": str(average),
             "qty": str(qty),  # Alpaca sends a short's qty negative, and side "short"
@@ -474,6 +609,68 @@ class FakeAlpaca:
             with self._lock:
                 if ws in self._listeners:
                     self._listeners.remove(ws)
+
+
+def _order_json(order_id: str, client_order_id: str, now: str, **fields: Any) -> dict:
+    """An order as Alpaca answers it: every field, empty where `fields` does not say (an mleg
+    order's own symbol, side and asset are empty strings)."""
+    return {
+        "id": order_id,
+        "client_order_id": client_order_id,
+        "created_at": now,
+        "updated_at": now,
+        "submitted_at": now,
+        "filled_at": None,
+        "expired_at": None,
+        "expires_at": None,
+        "canceled_at": None,
+        "failed_at": None,
+        "replaced_at": None,
+        "replaced_by": None,
+        "replaces": None,
+        "asset_id": "",
+        "symbol": "",
+        "asset_class": "",
+        "notional": None,
+        "qty": None,
+        "filled_qty": "0",
+        "filled_avg_price": None,
+        "order_class": "",
+        "order_type": "",
+        "type": "",
+        "side": "",
+        "time_in_force": "day",
+        "limit_price": None,
+        "stop_price": None,
+        "status": "new",
+        "extended_hours": False,
+        "legs": None,
+        "trail_percent": None,
+        "trail_price": None,
+        "hwm": None,
+        "subtag": None,
+        "source": None,
+    } | fields
+
+
+def _multiplier(order: dict) -> Decimal:
+    return MULTIPLIER if order["asset_class"] == "us_option" else Decimal(1)
+
+
+def _sign(leg: dict) -> int:
+    return 1 if leg["side"] == "buy" else -1
+
+
+def _option_problem(body: dict) -> str:
+    """Why Alpaca refuses a plain option order, or ""."""
+    if body.get("time_in_force") != "day":
+        return "options orders must be day orders"
+    qty = Decimal(str(body.get("qty", "0")))
+    if qty != qty.to_integral_value():
+        return "qty must be a whole number of contracts for options"
+    if body.get("position_intent") not in INTENTS.get(body.get("side"), ()):
+        return "side and position_intent do not agree"
+    return ""
 
 
 def _json(status: int, body: Any) -> Response:

@@ -171,5 +171,5 @@ def test_the_lists_take_the_same_queries_for_one_row_as_for_many(api, book, djan
     assert (one["count"], many["count"]) == (1, 31)
 
 
-# the user's roles, the count, the page (positions with their marks)
-QUERIES = {"/api/v1/positions/": 3, "/api/v1/orders/": 3, "/api/v1/fills/": 3}
+# the user's roles, the count, the page (positions with their marks; orders, then their legs)
+QUERIES = {"/api/v1/positions/": 3, "/api/v1/orders/": 4, "/api/v1/fills/": 3}

@@ -4,7 +4,7 @@ PolicyRiskManager that checks orders against a RiskPolicy.
 PolicyRiskManager is fed by its caller, the same way in a backtest and live:
 
     on_step(ts, equity, new_session=...)   once per timestamp, after the marks moved, before its orders
-    check_order(order, portfolio)          once per order
+    check_order(order, portfolio)          once per order (of shares, or of options: an OptionOrder)
     on_trade_closed(symbol, pnl, ts)       once per closed round trip (for the protections)
 
 Its clock is the ts of the latest on_step: no wall clock, so a backtest is deterministic.
@@ -15,16 +15,18 @@ from abc import ABC, abstractmethod
 from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from marketdata.core.errors import InvalidInput
+from marketdata.core.options import Right
 from risk.core.breaker import CircuitBreaker
 from risk.core.policy import RiskPolicy
 from risk.core.state import TradingState, TradingStateChanged, shrinks_position, strictest
-from strategies.core.types import Order, PortfolioView, Side
+from strategies.core.options import OptionLeg, OptionOrder, OptionPortfolioView
+from strategies.core.types import Order, OrderType, PortfolioView, Side
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class RiskManager(ABC):
     approves_everything = False
 
     @abstractmethod
-    def check_order(self, order: Order, portfolio: PortfolioView) -> Decision: ...
+    def check_order(self, order: Order | OptionOrder, portfolio: PortfolioView) -> Decision: ...
 
 
 class PermissiveRiskManager(RiskManager):
@@ -56,7 +58,7 @@ class PermissiveRiskManager(RiskManager):
 
     approves_everything = True
 
-    def check_order(self, order: Order, portfolio: PortfolioView) -> Decision:
+    def check_order(self, order: Order | OptionOrder, portfolio: PortfolioView) -> Decision:
         return APPROVED
 
 
@@ -68,6 +70,7 @@ class RefusalCode(StrEnum):
 
     NO_STEP = "no_step"
     PRICE_INVALID = "price_invalid"
+    OPTION_PRICE_MISSING = "option_price_missing"
     QTY_BELOW_MIN = "qty_below_min"
     QTY_ABOVE_MAX = "qty_above_max"
     QTY_PRECISION = "qty_precision"
@@ -78,8 +81,13 @@ class RefusalCode(StrEnum):
     REDUCE_ONLY_GROWS = "reduce_only_grows"
     TRADING_HALTED = "trading_halted"
     TRADING_REDUCING = "trading_reducing"
+    NAKED_CALL = "naked_call"
+    PUT_NOT_SECURED = "put_not_secured"
     RISK_PER_TRADE = "risk_per_trade"
     CAPITAL_DEPLOYED = "capital_deployed"
+    OPTION_EXPOSURE_MISSING = "option_exposure_missing"
+    NET_DELTA = "net_delta"
+    NET_VEGA = "net_vega"
     MAX_POSITIONS = "max_positions"
     DAILY_LOSS_LIMIT = "daily_loss_limit"
     MAX_DRAWDOWN = "max_drawdown"
@@ -100,6 +108,11 @@ class RiskPortfolio(PortfolioView, Protocol):
     def gross_exposure(self) -> float: ...
 
     def buying_power(self) -> float: ...
+
+
+class OptionRiskPortfolio(RiskPortfolio, OptionPortfolioView, Protocol):
+    """A RiskPortfolio that holds options as well (its positions are shares; the options it holds are
+    read by option_position): what PolicyRiskManager reads to check an option order."""
 
 
 class OrderLog:
@@ -150,6 +163,25 @@ class _Intent:
         return self.qty is not None and self.price_ok
 
 
+@dataclass(slots=True)
+class _OptionIntent:
+    """What an option order would do, worked out once for all the checks."""
+
+    order: OptionOrder
+    price: float | None  # net, per unit per share: the limit price, else the expected price
+    shrinks: bool  # every leg closes (part of) the contracts held of it
+    naked_calls: int  # contracts of calls sold beyond those bought (all units)
+    shares: float  # shares of the underlying held
+    naked_puts: int  # contracts of puts sold beyond those bought (all units)
+    loss: float | None  # the most it can lose at expiry, in money; None: unbounded, or no price
+    what: str  # "trade 2 units of sell 1 SPY240216P00445000 (0 held) / ...", for the messages
+
+    @property
+    def covered(self) -> bool:
+        """Whether it sells no more calls than it buys, or the shares held cover those it does."""
+        return self.naked_calls == 0 or self.shares >= self.order.multiplier * self.naked_calls
+
+
 class PolicyRiskManager(RiskManager):
     """Checks each order against a RiskPolicy and lists every check it fails (RefusalCode order).
 
@@ -157,6 +189,15 @@ class PolicyRiskManager(RiskManager):
     (closing is always possible, except when HALTED). An order sized by notional or equity fraction
     is estimated at the reference price (the limit price, else the portfolio's mark), in whole units
     when it asks for whole shares, as the broker will size it.
+
+    An option order (OptionOrder, on an OptionRiskPortfolio) meets the same trading states, rate limits,
+    breakers and protections; it shrinks when every leg closes contracts held. One that opens is
+    measured by its max loss at expiry at its net price (the limit price, else the expected price its
+    strategy saw): its risk per trade, the buying power and capital it takes (a defined-risk spread's
+    is its max loss), and the book's net delta and vega after it. It may sell more calls than it buys
+    only when the shares held cover them (a covered call), and a put sold beyond those bought must be
+    secured by cash for its max loss (a cash-secured put). The quantity, notional and position-count
+    limits are of share orders.
 
     State: the stricter of the global and the strategy's states set from outside (the database keeps
     them: set_external_state) and of the manager's own breakers: the daily loss limit (REDUCING until
@@ -319,7 +360,9 @@ class PolicyRiskManager(RiskManager):
 
     # --- the checks ------------------------------------------------------------------------------
 
-    def check_order(self, order: Order, portfolio: RiskPortfolio) -> Decision:  # type: ignore[override]
+    def check_order(  # type: ignore[override]
+        self, order: Order | OptionOrder, portfolio: RiskPortfolio | OptionRiskPortfolio
+    ) -> Decision:
         """Every check the order fails, in RefusalCode order; approved (and counted by the rate
         limits) when none fails."""
         reasons: list[Reason] = []
@@ -327,26 +370,196 @@ class PolicyRiskManager(RiskManager):
             reasons.append(
                 Reason(RefusalCode.NO_STEP, "The risk manager has seen no step yet: call on_step first.")
             )
-        intent = self._intent(order, portfolio, reasons)
-        self._check_size(intent, portfolio, reasons)
-        self._check_rates(reasons)
-        self._check_reduce_only_and_state(intent, reasons)
-        if intent.sized and not intent.shrinks:
-            self._check_exposure(intent, portfolio, reasons)
-        if intent.held == 0:
-            self._check_position_count(intent, portfolio, reasons)
-        if self._daily_loss_reason is not None and not intent.shrinks:
+        if isinstance(order, OptionOrder):
+            shrinks = self._check_option_order(order, portfolio, reasons)
+            symbols = (order.underlying, *(leg.symbol for leg in order.legs))
+        else:
+            shrinks = self._check_share_order(order, portfolio, reasons)
+            symbols = (order.symbol,)
+        if self._daily_loss_reason is not None and not shrinks:
             reasons.append(Reason(RefusalCode.DAILY_LOSS_LIMIT, self._daily_loss_reason))
         if self._drawdown_reason is not None:
             reasons.append(Reason(RefusalCode.MAX_DRAWDOWN, self._drawdown_reason))
-        if not intent.shrinks:
-            self._check_protections(intent, reasons)
+        if not shrinks:
+            self._check_protections(symbols, reasons)
         if reasons:
             return Decision(approved=False, reasons=reasons)
         if self.clock is not None:
             self.strategy_orders.record(self.clock)
             self.global_orders.record(self.clock)
         return APPROVED
+
+    def _check_share_order(self, order: Order, portfolio: RiskPortfolio, reasons: list[Reason]) -> bool:
+        """The checks of an order of shares up to the breakers; whether it shrinks a position."""
+        intent = self._intent(order, portfolio, reasons)
+        self._check_size(intent, portfolio, reasons)
+        self._check_rates(reasons)
+        self._check_reduce_only(intent, reasons)
+        self._check_state(intent.shrinks, f"{intent.what} while {_num(intent.held)} are held", reasons)
+        if intent.sized and not intent.shrinks:
+            self._check_exposure(intent, portfolio, reasons)
+        if intent.held == 0:
+            self._check_position_count(intent, portfolio, reasons)
+        return intent.shrinks
+
+    def _check_option_order(
+        self, order: OptionOrder, portfolio: OptionRiskPortfolio, reasons: list[Reason]
+    ) -> bool:
+        """The checks of an option order up to the breakers; whether it shrinks (closes legs held)."""
+        if not hasattr(portfolio, "option_exposure"):
+            raise InvalidInput("an option order is checked against a portfolio that holds options")
+        intent = self._option_intent(order, portfolio, reasons)
+        opens = not intent.shrinks
+        if opens and intent.loss is not None and intent.loss > (buying_power := portfolio.buying_power()):
+            reasons.append(
+                Reason(
+                    RefusalCode.BUYING_POWER,
+                    f"The order would {intent.what}, taking {_money(intent.loss)} of buying power (its max "
+                    f"loss at expiry): more than the buying power {_money(buying_power)}.",
+                )
+            )
+        self._check_rates(reasons)
+        if order.reduce_only and opens:
+            reasons.append(
+                Reason(
+                    RefusalCode.REDUCE_ONLY_GROWS,
+                    f"A reduce-only order would {intent.what}: it would open or grow a position.",
+                )
+            )
+        self._check_state(intent.shrinks, intent.what, reasons)
+        if opens:
+            self._check_option_cover(intent, portfolio, reasons)
+            if intent.loss is not None:
+                self._check_option_loss(intent, portfolio, reasons)
+            self._check_greeks(intent, portfolio, reasons)
+        return intent.shrinks
+
+    def _option_intent(
+        self, order: OptionOrder, portfolio: OptionRiskPortfolio, reasons: list[Reason]
+    ) -> _OptionIntent:
+        price = order.limit_price if order.order_type is OrderType.LIMIT else order.expected_price
+        held = [portfolio.option_position(leg.symbol) for leg in order.legs]
+        shrinks = all(
+            shrinks_position(leg.side, leg.ratio * order.qty, h)
+            for leg, h in zip(order.legs, held, strict=True)
+        )
+        legs = " / ".join(
+            f"{leg.side} {leg.ratio} {leg.symbol} ({h:,} held)"
+            for leg, h in zip(order.legs, held, strict=True)
+        )
+        what = f"trade {_count(order.qty, 'unit')} of {legs}"
+        if price is None and not shrinks:
+            reasons.append(
+                Reason(
+                    RefusalCode.OPTION_PRICE_MISSING,
+                    f"A market option order that opens needs the net price its strategy expects "
+                    f"(expected_price) to measure its risk, and this one has none: it would {what}.",
+                )
+            )
+        naked = {
+            right: max(-sum(leg.signed_ratio for leg in order.legs if leg.contract.right is right), 0)
+            for right in Right
+        }
+        intent = _OptionIntent(
+            order=order,
+            price=price,
+            shrinks=shrinks,
+            naked_calls=naked[Right.CALL] * order.qty,
+            shares=portfolio.position(order.underlying),
+            naked_puts=naked[Right.PUT] * order.qty,
+            loss=None,
+            what=what,
+        )
+        if price is not None and intent.covered:
+            intent.loss = _unit_loss(order, _covered(order.legs, naked[Right.CALL]), price) * order.qty
+        return intent
+
+    def _check_option_cover(
+        self, intent: _OptionIntent, portfolio: OptionRiskPortfolio, reasons: list[Reason]
+    ) -> None:
+        order, underlying = intent.order, intent.order.underlying
+        if not intent.covered:
+            needed = order.multiplier * intent.naked_calls
+            reasons.append(
+                Reason(
+                    RefusalCode.NAKED_CALL,
+                    f"The order sells {_count(intent.naked_calls, 'call')} beyond those it buys, a loss "
+                    f"without limit unless {_num(needed)} shares of {underlying} cover them, and "
+                    f"{_num(intent.shares)} are held: it would {intent.what}.",
+                )
+            )
+        if intent.naked_puts and intent.loss is not None and intent.loss > portfolio.cash:
+            reasons.append(
+                Reason(
+                    RefusalCode.PUT_NOT_SECURED,
+                    f"The order sells {_count(intent.naked_puts, 'put')} beyond those it buys (a "
+                    f"cash-secured put): the cash must cover its max loss at expiry, {_money(intent.loss)} "
+                    f"(for a lone put: the strike x multiplier x quantity less the premium), and it is "
+                    f"{_money(portfolio.cash)}.",
+                )
+            )
+
+    def _check_option_loss(
+        self, intent: _OptionIntent, portfolio: OptionRiskPortfolio, reasons: list[Reason]
+    ) -> None:
+        limits, loss, equity = self.limits, intent.loss, portfolio.equity
+        covered = " with the shares held covering the calls it sells" if intent.naked_calls else ""
+        allowed = equity * limits.max_risk_per_trade_pct / 100
+        if loss > allowed:
+            reasons.append(
+                Reason(
+                    RefusalCode.RISK_PER_TRADE,
+                    f"The order risks {_money(loss)} (its max loss at expiry at the net price "
+                    f"{_num(intent.price)}{covered}), above {_pct(limits.max_risk_per_trade_pct)} of "
+                    f"equity {_money(equity)} ({_money(allowed)}).",
+                )
+            )
+        gross = portfolio.gross_exposure
+        allowed = equity * limits.max_capital_deployed_pct / 100
+        if gross + loss > allowed:
+            reasons.append(
+                Reason(
+                    RefusalCode.CAPITAL_DEPLOYED,
+                    f"The capital deployed after the order would be {_money(gross + loss)} (the gross "
+                    f"exposure {_money(gross)} and its max loss {_money(loss)}), above "
+                    f"{_pct(limits.max_capital_deployed_pct)} of equity {_money(equity)} "
+                    f"({_money(allowed)}).",
+                )
+            )
+
+    def _check_greeks(
+        self, intent: _OptionIntent, portfolio: OptionRiskPortfolio, reasons: list[Reason]
+    ) -> None:
+        """The book's net delta and vega after the order, each within its limit or moving toward
+        zero. Counted: the options held (the portfolio's option_exposure), every share position as
+        delta (shares x price: its positions are shares), and the order's exposure x its quantity."""
+        order, limits, equity = intent.order, self.limits, portfolio.equity
+        if order.exposure is None:
+            reasons.append(
+                Reason(
+                    RefusalCode.OPTION_EXPOSURE_MISSING,
+                    f"An option order that opens needs the greeks its strategy saw (exposure) to check the "
+                    f"book's net delta and vega, and this one has none: it would {intent.what}.",
+                )
+            )
+            return
+        held = portfolio.option_exposure()
+        shares = sum(p.qty * portfolio.price(symbol) for symbol, p in portfolio.positions.items() if p.qty)
+        delta = (RefusalCode.NET_DELTA, "net delta", "", held.delta + shares, order.exposure.delta)
+        vega = (RefusalCode.NET_VEGA, "net vega", " per volatility point", held.vega, order.exposure.vega)
+        limited = ((*delta, limits.max_net_delta_pct), (*vega, limits.max_net_vega_pct))
+        for code, name, per, before, unit, pct in limited:
+            after = before + unit * order.qty
+            allowed = equity * pct / 100
+            if abs(after) > allowed and abs(after) > abs(before):
+                reasons.append(
+                    Reason(
+                        code,
+                        f"The book's {name} after the order would be {_money(after)}{per} (from "
+                        f"{_money(before)}), beyond {_pct(pct)} of equity {_money(equity)} "
+                        f"({_money(allowed)}) either way.",
+                    )
+                )
 
     def _intent(self, order: Order, portfolio: RiskPortfolio, reasons: list[Reason]) -> _Intent:
         symbol = order.symbol
@@ -452,23 +665,27 @@ class PolicyRiskManager(RiskManager):
                     )
                 )
 
-    def _check_reduce_only_and_state(self, intent: _Intent, reasons: list[Reason]) -> None:
+    def _check_reduce_only(self, intent: _Intent, reasons: list[Reason]) -> None:
         order, held, what = intent.order, intent.held, intent.what
-        if order.reduce_only:
-            if intent.qty is not None:
-                grows = not intent.shrinks
-            else:  # no quantity (no price): only the side can tell, when nothing opposite is held
-                grows = held == 0 or (held > 0) == (order.side is Side.BUY)
-            if grows:
-                reasons.append(
-                    Reason(
-                        RefusalCode.REDUCE_ONLY_GROWS,
-                        f"A reduce-only order would {what} while {_num(held)} are held: it would open or "
-                        f"grow a position.",
-                    )
+        if not order.reduce_only:
+            return
+        if intent.qty is not None:
+            grows = not intent.shrinks
+        else:  # no quantity (no price): only the side can tell, when nothing opposite is held
+            grows = held == 0 or (held > 0) == (order.side is Side.BUY)
+        if grows:
+            reasons.append(
+                Reason(
+                    RefusalCode.REDUCE_ONLY_GROWS,
+                    f"A reduce-only order would {what} while {_num(held)} are held: it would open or "
+                    f"grow a position.",
                 )
+            )
+
+    def _check_state(self, shrinks: bool, doing: str, reasons: list[Reason]) -> None:
+        """The external trading states (the manager's own breakers give their own reasons)."""
         external = self.global_state.stricter(self.strategy_state)
-        if external.allows(shrinks=intent.shrinks):
+        if external.allows(shrinks=shrinks):
             return
         states = f"global {self.global_state}, strategy {self.strategy_state}"
         if external is TradingState.HALTED:
@@ -480,7 +697,7 @@ class PolicyRiskManager(RiskManager):
                 Reason(
                     RefusalCode.TRADING_REDUCING,
                     f"Trading is reducing ({states}): only orders that shrink a position pass, and this "
-                    f"one would {what} while {_num(held)} are held.",
+                    f"one would {doing}.",
                 )
             )
 
@@ -530,19 +747,22 @@ class PolicyRiskManager(RiskManager):
                 )
             )
 
-    def _check_protections(self, intent: _Intent, reasons: list[Reason]) -> None:
-        symbol, cooldown = intent.order.symbol, self.limits.cooldown_bars
-        loss = self._last_loss.get(symbol)
-        if cooldown and loss is not None and self.step - loss.step <= cooldown:
-            when = f" at {loss.ts}" if loss.ts is not None else ""
-            reasons.append(
-                Reason(
-                    RefusalCode.COOLDOWN,
-                    f"{symbol} closed a round trip at a loss of {_money(-loss.pnl)}{when}, "
-                    f"{_bars(self.step - loss.step)} ago: no new entry on it within {_bars(cooldown)} "
-                    f"of a loss.",
+    def _check_protections(self, symbols: tuple[str, ...], reasons: list[Reason]) -> None:
+        """The cooldown of each symbol the order trades (an option order's underlying and its
+        contracts) and the stoploss guard."""
+        cooldown = self.limits.cooldown_bars
+        for symbol in symbols:
+            loss = self._last_loss.get(symbol)
+            if cooldown and loss is not None and self.step - loss.step <= cooldown:
+                when = f" at {loss.ts}" if loss.ts is not None else ""
+                reasons.append(
+                    Reason(
+                        RefusalCode.COOLDOWN,
+                        f"{symbol} closed a round trip at a loss of {_money(-loss.pnl)}{when}, "
+                        f"{_bars(self.step - loss.step)} ago: no new entry on it within {_bars(cooldown)} "
+                        f"of a loss.",
+                    )
                 )
-            )
         if self._guard_until is not None and self.step <= self._guard_until:
             reasons.append(
                 Reason(
@@ -560,6 +780,30 @@ class PolicyRiskManager(RiskManager):
         else:
             qty = order.equity_fraction * portfolio.buying_power() / price
         return float(math.floor(qty + 1e-9)) if order.whole_shares else qty
+
+
+def _covered(legs: tuple[OptionLeg, ...], calls: int) -> tuple[OptionLeg, ...]:
+    """The legs of one unit less ``calls`` sold calls, those the shares cover: the highest strikes
+    first, which leaves the most loss to measure."""
+    cut: dict[str, int] = {}
+    sold = (leg for leg in legs if leg.contract.right is Right.CALL and leg.side is Side.SELL)
+    for leg in sorted(sold, key=lambda leg: leg.contract.strike, reverse=True):
+        cut[leg.symbol] = min(leg.ratio, calls - sum(cut.values()))
+    return tuple(
+        replace(leg, ratio=leg.ratio - cut.get(leg.symbol, 0))
+        for leg in legs
+        if leg.ratio > cut.get(leg.symbol, 0)
+    )
+
+
+def _unit_loss(order: OptionOrder, legs: tuple[OptionLeg, ...], price: float) -> float:
+    """The max loss at expiry of one unit of the order, at its net price, with only these legs (none:
+    what it paid)."""
+    if not legs:
+        return max(price, 0.0) * order.multiplier
+    if legs == order.legs:
+        return order.max_loss(price)
+    return OptionOrder(legs, qty=1, id=order.id).max_loss(price)
 
 
 def _describe(order: Order, qty: float | None) -> str:

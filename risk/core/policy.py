@@ -1,5 +1,6 @@
-"""The risk policy: the seed's five limits, picked inside their ranges by a level 1..10 or set one by
-one, plus the broker-grade limits and the protections (cooldown, stoploss guard) every order meets.
+"""The risk policy: the seed's five limits and the two limits of an options book's greeks (net delta,
+net vega), picked inside their ranges by a level 1..10 or set one by one, plus the broker-grade limits
+and the protections (cooldown, stoploss guard) every order meets.
 
 The policy keeps what was configured (the level and each value set on its own); `resolved()` gives
 the limits in force, `values()` the same as a flat mapping for display and audit.
@@ -16,13 +17,17 @@ from marketdata.core.errors import InvalidInput, validation_message
 LEVELS = (1, 10)
 DEFAULT_LEVEL = 6
 
-#: The seed's ranges: (tightest, loosest, unit). Level 1 takes the tightest end, level 10 the loosest.
+#: The ranges: (tightest, loosest, unit). Level 1 takes the tightest end, level 10 the loosest. The
+#: seed's five, then the greeks of the options held (with the shares) after an option order: net delta
+#: in money (the value of the shares the book moves like) and net vega in money per volatility point.
 RANGES: dict[str, tuple[float, float, str]] = {
     "max_risk_per_trade_pct": (0.5, 2.0, "% of equity"),
     "max_capital_deployed_pct": (50.0, 80.0, "% of equity"),
     "max_concurrent_positions": (5, 15, "positions"),
     "daily_loss_limit_pct": (1.0, 3.0, "% of the session's start equity"),
     "max_drawdown_pct": (5.0, 12.0, "% of the peak equity"),
+    "max_net_delta_pct": (10.0, 50.0, "% of equity"),
+    "max_net_vega_pct": (0.1, 0.5, "% of equity per volatility point"),
 }
 _INTEGER = frozenset({"max_concurrent_positions"})
 
@@ -61,6 +66,8 @@ class RiskLimits:
     max_concurrent_positions: int
     daily_loss_limit_pct: float
     max_drawdown_pct: float
+    max_net_delta_pct: float
+    max_net_vega_pct: float
     max_order_notional: float | None
     min_qty: float | None
     max_qty: float | None
@@ -84,6 +91,9 @@ class RiskPolicy(BaseModel):
     max_concurrent_positions: int | None = None
     daily_loss_limit_pct: float | None = None
     max_drawdown_pct: float | None = None
+    # The options book's greeks (None: from the level)
+    max_net_delta_pct: float | None = None
+    max_net_vega_pct: float | None = None
     # Broker-grade limits (None: off)
     max_order_notional: float | None = Field(None, gt=0, allow_inf_nan=False)
     min_qty: float | None = Field(None, gt=0, allow_inf_nan=False)

@@ -148,7 +148,17 @@ def test_the_risk_policy_in_force_with_its_level_and_ranges(api, promoted):
         "max_concurrent_positions",
         "daily_loss_limit_pct",
         "max_drawdown_pct",
+        "max_net_delta_pct",
+        "max_net_vega_pct",
     ]
+    assert policy["ranges"][6] == {
+        "name": "max_net_vega_pct",
+        "value": 0.3222222222222222,  # 0.1 + 0.4 x 5 / 9
+        "tightest": 0.1,
+        "loosest": 0.5,
+        "unit": "% of equity per volatility point",
+        "from_level": True,
+    }
     assert policy["pending_change"] is None
     assert (of_version["scope"], of_version["strategy_version"], of_version["source"]) == (
         f"version:{version.pk}",
@@ -188,13 +198,41 @@ def test_a_proposed_policy_change_applies_once_a_risk_officer_approves_it(api, o
         "alice",
     )
     assert in_force["approval"] == proposed.json()["id"]
-    assert [(r["name"], r["value"], r["from_level"]) for r in in_force["ranges"]][-1] == (
+    assert [(r["name"], r["value"], r["from_level"]) for r in in_force["ranges"]][4] == (
         "max_drawdown_pct",
         8.0,
         False,
     )
     assert risk_policy_get() == RiskPolicy(level=3, max_drawdown_pct=8)
     assert in_force["pending_change"] is None
+
+
+def test_the_greeks_limits_change_through_an_approval_like_the_others(api, officers):
+    rita, _, _ = officers
+
+    too_loose = api.post("/api/v1/controls/risk-policy/", {"values": {"max_net_vega_pct": 0.6}})
+    proposed = api.post(
+        "/api/v1/controls/risk-policy/", {"values": {"max_net_delta_pct": 20, "max_net_vega_pct": 0.25}}
+    )
+    rita.post(f"/api/v1/controls/approvals/{proposed.json()['id']}/approve/")
+    in_force = api.get("/api/v1/controls/risk-policy/").json()
+
+    assert (too_loose.status_code, too_loose.json()["message"]) == (
+        400,
+        "risk policy: max_net_vega_pct: "
+        "max_net_vega_pct must be between 0.1 and 0.5 (% of equity per volatility point), not 0.6",
+    )
+    assert proposed.json()["payload"]["values"] == {"max_net_delta_pct": 20.0, "max_net_vega_pct": 0.25}
+    assert [(r["name"], r["value"], r["from_level"]) for r in in_force["ranges"]][5:] == [
+        ("max_net_delta_pct", 20.0, False),
+        ("max_net_vega_pct", 0.25, False),
+    ]
+    assert (in_force["limits"]["max_net_delta_pct"], in_force["limits"]["max_net_vega_pct"]) == (20.0, 0.25)
+    change = AuditRecord.objects.get(action="risk_policy.change")
+    assert (change.data["values"]["max_net_delta_pct"], change.data["values"]["max_net_vega_pct"]) == (
+        20.0,
+        0.25,
+    )
 
 
 def test_approvals_list_filter_and_detail_and_an_operator_decides_a_promotion(api, people, as_role):

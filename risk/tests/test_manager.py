@@ -1,5 +1,4 @@
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -18,6 +17,7 @@ from risk.core.manager import (
 )
 from risk.core.policy import RiskPolicy, StoplossGuard
 from risk.core.state import TradingState, TradingStateChanged
+from risk.tests.books import Account
 from strategies.core.types import Fill, Order, OrderType, Side
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
@@ -57,26 +57,6 @@ def refused(*reasons: tuple[str, str]) -> Decision:
 
 def codes(decision: Decision) -> list[str]:
     return [reason.code for reason in decision.reasons]
-
-
-@dataclass
-class Account:
-    """A broker account whose buying power is its own figure (margin), not equity - gross exposure."""
-
-    power: float
-    cash: float = 100_000.0
-    equity: float = 100_000.0
-    gross_exposure: float = 0.0
-    positions: dict = field(default_factory=dict)
-
-    def buying_power(self) -> float:
-        return self.power
-
-    def position(self, symbol: str) -> float:
-        return self.positions[symbol].qty if symbol in self.positions else 0.0
-
-    def price(self, symbol: str) -> float:
-        return 100.0
 
 
 # --- the interface --------------------------------------------------------------------------------
@@ -716,9 +696,19 @@ def test_the_decision_lists_every_failing_check_in_order():
             "entries for 5 bars after bar 1: 5 bars to go after this one.",
         ),
     )
-    # every code but those this order cannot fail together with the others
+    # every code but those this order cannot fail together with the others, and those of option orders
     assert codes(decision) == [
         code
         for code in RefusalCode
-        if code not in {"no_step", "price_invalid", "qty_below_min", "trading_reducing"}
+        if code not in {"no_step", "price_invalid", "qty_below_min", "trading_reducing", *OPTION_CODES}
     ]
+
+
+OPTION_CODES = {
+    "option_price_missing",
+    "naked_call",
+    "put_not_secured",
+    "option_exposure_missing",
+    "net_delta",
+    "net_vega",
+}

@@ -10,6 +10,8 @@ TIGHTEST = {
     "max_concurrent_positions": 5,
     "daily_loss_limit_pct": 1.0,
     "max_drawdown_pct": 5.0,
+    "max_net_delta_pct": 10.0,
+    "max_net_vega_pct": 0.1,
 }
 LOOSEST = {
     "max_risk_per_trade_pct": 2.0,
@@ -17,6 +19,8 @@ LOOSEST = {
     "max_concurrent_positions": 15,
     "daily_loss_limit_pct": 3.0,
     "max_drawdown_pct": 12.0,
+    "max_net_delta_pct": 50.0,
+    "max_net_vega_pct": 0.5,
 }
 # The default, level 6: tight + (loose - tight) x 5 / 9, the number of positions rounded.
 LEVEL_6 = {
@@ -25,6 +29,8 @@ LEVEL_6 = {
     "max_concurrent_positions": 11,
     "daily_loss_limit_pct": 1 + 2 * 5 / 9,
     "max_drawdown_pct": 5 + 7 * 5 / 9,
+    "max_net_delta_pct": 10 + 40 * 5 / 9,
+    "max_net_vega_pct": 0.1 + 0.4 * 5 / 9,
 }
 BROKER_DEFAULTS = {
     "max_order_notional": None,
@@ -130,6 +136,18 @@ OUTSIDE = [
         float("nan"),
         "max_drawdown_pct must be between 5 and 12 (% of the peak equity), not nan",
     ),
+    ("max_net_delta_pct", 9.9, "max_net_delta_pct must be between 10 and 50 (% of equity), not 9.9"),
+    ("max_net_delta_pct", 50.5, "max_net_delta_pct must be between 10 and 50 (% of equity), not 50.5"),
+    (
+        "max_net_vega_pct",
+        0.09,
+        "max_net_vega_pct must be between 0.1 and 0.5 (% of equity per volatility point), not 0.09",
+    ),
+    (
+        "max_net_vega_pct",
+        0.51,
+        "max_net_vega_pct must be between 0.1 and 0.5 (% of equity per volatility point), not 0.51",
+    ),
 ]
 
 
@@ -161,6 +179,8 @@ def test_from_data_builds_the_policy_of_a_mapping():
         max_concurrent_positions=12,
         daily_loss_limit_pct=1 + 2 * 6 / 9,
         max_drawdown_pct=10.0,
+        max_net_delta_pct=10 + 40 * 6 / 9,
+        max_net_vega_pct=0.1 + 0.4 * 6 / 9,
         max_order_notional=None,
         min_qty=None,
         max_qty=None,

@@ -1,16 +1,21 @@
 """Properties of the policy risk manager over generated orders and books: nothing passes while HALTED,
-and a reduce-only order never grows a position."""
+a reduce-only order never grows a position, and an option order that passes never risks more than
+the policy allows."""
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from execution.core.portfolio import Portfolio
+from marketdata.core.options import OptionContract, Right
 from risk.core.manager import PolicyRiskManager
 from risk.core.policy import RiskPolicy
 from risk.core.state import TradingState
+from risk.tests.books import OptionAccount
+from strategies.core.options import OptionExposure, OptionLeg, OptionOrder
 from strategies.core.types import Fill, Order, OrderType, Side
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
@@ -112,3 +117,97 @@ def test_a_reduce_only_order_never_grows_a_position(held, mark, order, level, st
         portfolio.apply_fill(Fill(order.id, "AAA", order.side, qty, price, 0.0, T0, 1))
         after = portfolio.position("AAA")
         assert after == 0 or ((after > 0) == (held > 0) and abs(after) < abs(held))
+
+
+# --- option orders ---------------------------------------------------------------------------------
+
+EXPIRY = date(2024, 2, 16)
+contracts = st.tuples(st.sampled_from([90, 95, 100, 105, 110]), st.sampled_from(Right))
+exposures = st.builds(
+    OptionExposure, st.floats(-20_000.0, 20_000.0), st.floats(-200.0, 200.0), st.floats(-50.0, 50.0)
+)
+
+
+@st.composite
+def option_orders(draw) -> OptionOrder:
+    """One to four legs of XYZ (at 100) at a limit net price in cents, with the greeks of a unit."""
+    legs = tuple(
+        OptionLeg(
+            OptionContract("XYZ", EXPIRY, strike, right), draw(st.sampled_from(Side)), draw(st.integers(1, 2))
+        )
+        for strike, right in draw(st.lists(contracts, min_size=1, max_size=4, unique=True))
+    )
+    return OptionOrder(
+        legs,
+        qty=draw(st.integers(1, 20)),
+        order_type=OrderType.LIMIT,
+        limit_price=draw(st.integers(-1_000, 1_000)) / 100,
+        reduce_only=draw(st.booleans()),
+        exposure=draw(exposures),
+    )
+
+
+@st.composite
+def option_books(draw, order: OptionOrder) -> OptionAccount:
+    """A book of 100,000 holding shares of XYZ and some of the order's contracts, long or short."""
+    return OptionAccount(
+        power=draw(st.floats(0.0, 100_000.0)),
+        cash=draw(st.floats(0.0, 200_000.0)),
+        gross_exposure=draw(st.floats(0.0, 90_000.0)),
+        positions={"XYZ": SimpleNamespace(qty=draw(st.integers(0, 1_000)))},
+        contracts={leg.symbol: draw(st.integers(-40, 40)) for leg in order.legs},
+        greeks=draw(exposures),
+    )
+
+
+@PROPERTY
+@given(data=st.data(), order=option_orders(), level=st.integers(1, 10))
+def test_an_option_order_that_passes_never_risks_more_than_the_policy_allows(data, order, level):
+    risk, book = started(level), data.draw(option_books(order))
+
+    decision = risk.check_order(order, book)
+
+    event(f"approved: {decision.approved}")
+    held = [book.option_position(leg.symbol) for leg in order.legs]
+    closes = all(
+        h != 0 and leg.ratio * order.qty <= abs(h) and (h > 0) != (leg.side is Side.BUY)
+        for leg, h in zip(order.legs, held, strict=True)
+    )
+    event(f"closes: {closes}")
+    if closes:  # closing contracts held is always possible while ACTIVE
+        assert decision.approved is True
+        return
+    if order.reduce_only:
+        assert decision.approved is False
+    if not decision.approved:
+        return
+    # an opening order that passed: bounded by its own legs or by the shares held, and within the limits
+    limits, equity = risk.limits, book.equity
+    loss = order.max_loss(order.limit_price)
+    calls_sold = -sum(leg.signed_ratio for leg in order.legs if leg.contract.right is Right.CALL)
+    if loss is None:
+        assert book.position("XYZ") >= order.multiplier * calls_sold * order.qty
+        return
+    total = loss * order.qty
+    assert total <= book.power
+    assert total <= equity * limits.max_risk_per_trade_pct / 100
+    assert book.gross_exposure + total <= equity * limits.max_capital_deployed_pct / 100
+    if sum(leg.signed_ratio for leg in order.legs if leg.contract.right is Right.PUT) < 0:
+        assert total <= book.cash
+
+
+@PROPERTY
+@given(
+    data=st.data(),
+    order=option_orders(),
+    level=st.integers(1, 10),
+    scope=st.sampled_from(["global", "strategy"]),
+)
+def test_no_option_order_passes_while_halted(data, order, level, scope):
+    risk, book = started(level), data.draw(option_books(order))
+    risk.set_external_state(*(("halted", "active") if scope == "global" else ("active", "halted")))
+
+    decision = risk.check_order(order, book)
+
+    assert decision.approved is False
+    assert "trading_halted" in {reason.code for reason in decision.reasons}

@@ -50,6 +50,17 @@ def test_pause_resume_and_a_reset_decided_by_a_risk_officer(console_as, paper):
     assert trading_state_get() == "active"
 
 
+def test_the_controls_page_shows_and_proposes_the_greeks_limits(console_as):
+    page = console_as("olga").get("/controls/")
+    console_as("olga").post("/controls/risk-policy/", {"max_net_delta_pct": "25", "max_net_vega_pct": "0.2"})
+
+    assert b'<td>max_net_vega_pct</td><td class="num">0.3222</td>' in page.content  # level 6
+    assert b"0.1 to 0.5 % of equity per volatility point" in page.content
+    assert b'<input name="max_net_delta_pct" placeholder="10.0\xe2\x80\x9350.0"' in page.content
+    approval = Approval.objects.get(kind="risk_policy")
+    assert approval.payload["values"] == {"max_net_delta_pct": 25.0, "max_net_vega_pct": 0.2}
+
+
 def test_a_risk_limit_change_is_proposed_inside_its_range(console_as):
     refused = console_as("olga").post("/controls/risk-policy/", {"max_drawdown_pct": "30"}, follow=True)
     assert b"max_drawdown_pct must be between 5 and 12" in refused.content

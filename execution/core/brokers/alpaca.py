@@ -5,6 +5,15 @@ An order POST is sent exactly once: alpaca-py's own retry (of 429 and 504, sleep
 and every failure maps onto the BrokerClient errors, so that the OMS, not the SDK, decides what
 happens after an unknown outcome. Quantities and prices travel as strings both ways (alpaca-py's
 request models hold floats, its TradeUpdate model too), so a Decimal arrives exactly as sent.
+
+Option orders follow alpaca-py's request models (alpaca.trading.requests: MarketOrderRequest and
+LimitOrderRequest, with OptionLegRequest legs and PositionIntent) and Alpaca's order reference: one
+leg goes as a plain order of its OCC symbol (ratio x units contracts, the leg's price per contract as
+its limit); two to four legs as one order of class "mleg" whose qty is the units, each leg with its
+ratio_qty, and whose limit_price is the net price per unit, "a positive value indicates a debit,
+a negative value a credit" (LimitOrderRequest's documentation), the platform's own sign. Alpaca
+answers an mleg order with an empty symbol and side and its legs, each with its filled quantity
+and average price; the parent's filled_avg_price is the net price, in the same sign.
 """
 
 import asyncio
@@ -23,12 +32,13 @@ from typing import Any
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus
+from alpaca.trading.enums import OrderClass, OrderSide, PositionIntent, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
 from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
+    OptionLegRequest,
     StopLimitOrderRequest,
     StopOrderRequest,
 )
@@ -39,15 +49,19 @@ from execution.core.brokers.base import (
     BrokerAccount,
     BrokerClient,
     BrokerError,
+    BrokerLeg,
     BrokerOrder,
     BrokerPosition,
     BrokerRateLimited,
     BrokerUnavailable,
+    LegRequest,
+    OptionOrderRequest,
     OrderRejected,
     OrderRequest,
     TradeUpdate,
 )
 from marketdata.core.errors import ApplicationError, NotFound, ProviderNotConfigured
+from marketdata.core.options import OptionContract
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 
 log = logging.getLogger(__name__)
@@ -103,6 +117,7 @@ class AlpacaBroker(BrokerClient):
         stream_url: str | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        option_commission: Decimal = Decimal(0),
     ) -> None:
         if not api_key or not secret_key:
             raise ProviderNotConfigured("Alpaca keys are not set: set ALPACA_API_KEY and ALPACA_API_SECRET")
@@ -111,6 +126,7 @@ class AlpacaBroker(BrokerClient):
         self._stream_url = stream_url
         self._timeout = timeout
         self._clock = clock
+        self.option_commission = option_commission  # per contract: Alpaca charges none
         self._client = _OnceTradingClient(
             api_key, secret_key, paper=paper, url_override=url_override, timeout=timeout
         )
@@ -137,6 +153,53 @@ class AlpacaBroker(BrokerClient):
         for key in ("limit_price", "stop_price"):
             if (price := getattr(request, key)) is not None:
                 fields[key] = _text(price)
+        return self._post(cid, fields)
+
+    def place_option_order(self, request: OptionOrderRequest) -> BrokerOrder:
+        cid = request.client_order_id
+        kind = _REQUESTS[request.order_type]
+        common = {"time_in_force": AlpacaTimeInForce(request.tif.value), "client_order_id": cid}
+        try:
+            if len(request.legs) == 1:
+                leg = request.legs[0]
+                qty, price = request.qty * leg.ratio, _leg_limit(request)
+                alpaca_request = kind(
+                    symbol=leg.symbol,
+                    qty=qty,
+                    side=OrderSide(leg.side.value),
+                    position_intent=_intent(leg, request.reduce_only),
+                    limit_price=price,
+                    **common,
+                )
+            else:
+                qty, price = request.qty, request.limit_price
+                alpaca_request = kind(
+                    qty=qty,
+                    order_class=OrderClass.MLEG,
+                    legs=[
+                        OptionLegRequest(
+                            symbol=leg.symbol,
+                            ratio_qty=leg.ratio,
+                            side=OrderSide(leg.side.value),
+                            position_intent=_intent(leg, request.reduce_only),
+                        )
+                        for leg in request.legs
+                    ],
+                    limit_price=price,
+                    **common,
+                )
+        except ValueError as exc:  # pydantic's ValidationError among them: nothing was sent
+            raise OrderRejected(f"order {cid} is not a valid Alpaca option order: {exc}") from exc
+        fields = alpaca_request.to_request_fields()
+        fields["qty"] = _text(qty)
+        if price is not None:
+            fields["limit_price"] = _text(price)
+        if "legs" in fields:
+            for sent, leg in zip(fields["legs"], request.legs, strict=True):
+                sent["ratio_qty"] = str(leg.ratio)
+        return self._post(cid, fields)
+
+    def _post(self, cid: str, fields: dict[str, Any]) -> BrokerOrder:
         with self._errors(f"order {cid}", refused=OrderRejected):
             # Not submit_order(): it would send the floats.
             reply = self._client.post("/orders", fields)
@@ -211,7 +274,7 @@ class AlpacaBroker(BrokerClient):
 
         async def on_message(message: dict[str, Any]) -> None:
             try:
-                updates.put(trade_update(message["data"]))
+                updates.put(trade_update(message["data"], option_commission=self.option_commission))
             except (KeyError, TypeError, ValueError, ApplicationError):
                 # The order's state still reaches the OMS through get_order (reconciliation).
                 log.exception("unreadable Alpaca trade update: %r", message)
@@ -361,28 +424,39 @@ def order_status(alpaca_status: str, filled_qty: Decimal = Decimal(0)) -> OrderS
     return status
 
 
-def trade_update(data: dict[str, Any]) -> TradeUpdate:
-    """A TradeUpdate of the `data` of an Alpaca trade_updates message."""
+def trade_update(data: dict[str, Any], *, option_commission: Decimal = Decimal(0)) -> TradeUpdate:
+    """A TradeUpdate of the `data` of an Alpaca trade_updates message. An option order's fill has
+    its commission at `option_commission` per contract (of an mleg order, qty is in units)."""
     event = str(data["event"])
     fill = event in FILL_EVENTS
+    order = _order(data["order"])
+    fill_qty = _decimal(data["qty"]) if fill else None
+    commission = None
+    if fill and order.legs:
+        ratios = _ratios(data["order"])
+        commission = option_commission * fill_qty * (sum(ratios) if ratios else 1)
     return TradeUpdate(
         event=event,
-        order=_order(data["order"]),
+        order=order,
         ts=_time(data["timestamp"]),
-        fill_qty=_decimal(data["qty"]) if fill else None,
+        fill_qty=fill_qty,
         fill_price=_decimal(data["price"]) if fill else None,
         execution_id=str(data.get("execution_id") or ""),
+        commission=commission,
     )
 
 
 def _order(reply: dict[str, Any]) -> BrokerOrder:
     filled_qty = _decimal(reply.get("filled_qty") or "0")
     average = reply.get("filled_avg_price")
+    legs = _legs(reply)
+    mleg = reply.get("order_class") == OrderClass.MLEG.value
     return BrokerOrder(
         client_order_id=reply["client_order_id"],
         broker_order_id=str(reply["id"]),
-        symbol=reply["symbol"],
-        side=_enum(Side, reply["side"], "side"),
+        # Alpaca leaves an mleg order's symbol and side empty: its underlying, and no one side.
+        symbol=OptionContract.parse(legs[0].symbol).underlying if mleg else reply["symbol"],
+        side=None if mleg else _enum(Side, reply["side"], "side"),
         qty=_decimal(reply["qty"]),
         order_type=_enum(OrderType, reply.get("type") or reply.get("order_type"), "order type"),
         status=order_status(reply["status"], filled_qty),
@@ -394,7 +468,57 @@ def _order(reply: dict[str, Any]) -> BrokerOrder:
         tif=_enum(TimeInForce, reply["time_in_force"], "time in force"),
         submitted_at=_optional_time(reply.get("submitted_at")),
         updated_at=_optional_time(reply.get("updated_at")),
+        legs=legs,
     )
+
+
+def _legs(reply: dict[str, Any]) -> tuple[BrokerLeg, ...]:
+    """An option order's legs: an mleg order's own, a plain option order as its one leg; none for
+    shares."""
+    if reply.get("order_class") == OrderClass.MLEG.value:
+        if not reply.get("legs"):
+            raise BrokerUnavailable(f"Alpaca sent the multi-leg order {reply.get('id')} without its legs")
+        return tuple(_leg(leg) for leg in reply["legs"])
+    if reply.get("asset_class") == "us_option":
+        return (_leg(reply),)
+    return ()
+
+
+def _leg(reply: dict[str, Any]) -> BrokerLeg:
+    filled_qty = _decimal(reply.get("filled_qty") or "0")
+    average = reply.get("filled_avg_price")
+    return BrokerLeg(
+        symbol=reply["symbol"],
+        side=_enum(Side, reply["side"], "side"),
+        filled_qty=filled_qty,
+        avg_fill_price=_decimal(average) if average is not None and filled_qty > 0 else None,
+    )
+
+
+def _ratios(reply: dict[str, Any]) -> list[int]:
+    """The ratio_qty of an mleg order's legs (none for a plain order)."""
+    return [int(_decimal(leg["ratio_qty"])) for leg in reply.get("legs") or []]
+
+
+def _intent(leg: LegRequest, reduce_only: bool) -> PositionIntent:
+    return PositionIntent(f"{leg.side.value}_to_{'close' if reduce_only else 'open'}")
+
+
+def _leg_limit(request: OptionOrderRequest) -> Decimal | None:
+    """The limit price per contract of a one-leg order: its net price per unit over the leg's signed
+    ratio. A buy's net is a debit and a sell's a credit; one that is not, or that the ratio does not
+    divide exactly, is refused before anything is sent."""
+    if request.limit_price is None:
+        return None
+    leg = request.legs[0]
+    price = request.limit_price * leg.side.sign / leg.ratio
+    if price <= 0 or price * leg.ratio != request.limit_price * leg.side.sign:
+        raise OrderRejected(
+            f"order {request.client_order_id}: a net limit of {request.limit_price} is not a positive "
+            f"price per contract for {leg.side} {leg.ratio} {leg.symbol} (a buy's net is a debit, "
+            "a sell's a credit, and it divides exactly by the ratio)"
+        )
+    return price
 
 
 def _position(reply: dict[str, Any]) -> BrokerPosition:

@@ -4,6 +4,13 @@ fill timing. It needs no account anywhere: the PAPER default.
 
 Its caller feeds it each bar (bar_open before the strategy decides, bar_close after) as the backtest
 engine does, so a paper session over replayed bars fills exactly as the backtest of those bars.
+
+Option orders fill the same way against the latest chain of their underlying it was given
+(chain_update: contracts expiring by then settle, the book is marked and working limits meet the
+chain): place_option_order fills one at the touch, or leaves a limit working, or refuses it with the
+reason. Its portfolio is an OptionBook: contracts show in get_positions by their OCC symbols (market
+value with the multiplier), and equity and buying power count them. Option orders and their fills
+are reported by these calls and get_option_order, not as TradeUpdates, which carry one symbol.
 """
 
 import itertools
@@ -23,9 +30,12 @@ from execution.core.brokers.base import (
     TradeUpdate,
 )
 from execution.core.costs import CommissionModel, SlippageModel
-from execution.core.portfolio import Portfolio
+from execution.core.option_book import MarkBy, OptionBook, Settle
+from execution.core.option_fills import OptionCommission
 from execution.core.simulated import SimulatedBroker
 from marketdata.core.errors import NotFound
+from strategies.core.option_chain import ChainSnapshot
+from strategies.core.options import OptionFill, OptionOrder
 from strategies.core.types import Fill, Order, OrderStatus, PriceBar
 
 
@@ -46,18 +56,23 @@ class SimulatedBrokerClient(BrokerClient):
         slippage: SlippageModel,
         fill_timing: Literal["close", "next_open"] = "close",
         max_participation: float | None = None,
+        option_commission: OptionCommission | None = None,
+        option_settlement: Settle = "cash",
+        option_marks: MarkBy = "quote",
         account_id: str = "paper",
     ) -> None:
-        self.portfolio = Portfolio(cash)
+        self.portfolio = OptionBook(cash, settlement=option_settlement, marks=option_marks)
         self.broker = SimulatedBroker(
             self.portfolio,
             commission=commission,
             slippage=slippage,
             fill_timing=fill_timing,
             max_participation=max_participation,
+            option_commission=option_commission,
         )
         self.account_id = account_id
         self._orders: dict[str, Order] = {}  # by client_order_id
+        self._option_orders: dict[str, OptionOrder] = {}  # by id, the client order id of an option order
         self._requests: dict[str, OrderRequest] = {}
         self._bars: dict[str, PriceBar] = {}
         self._handlers: list[Callable[[TradeUpdate], None]] = []
@@ -89,11 +104,43 @@ class SimulatedBrokerClient(BrokerClient):
                 if order.status is OrderStatus.EXPIRED:
                     self._event("expired", order)
 
+    # --- option chains and orders -------------------------------------------------------------------
+
+    def chain_update(self, chain: ChainSnapshot) -> list[OptionFill]:
+        """A new chain of an underlying: contracts of it expiring by its day settle at its spot, the
+        book is marked to it, and working option orders on it meet it. Returns their fills."""
+        with self._lock:
+            self.portfolio.settle_expiries(chain.ts, {chain.underlying: chain.spot})
+            self.portfolio.mark_chain(chain)
+            return self.broker.on_chain(chain)
+
+    def place_option_order(self, order: OptionOrder) -> OptionFill | None:
+        """Fill order at the touch of the latest chain of its underlying (its id is its client
+        order id); None when it is a limit left working. OrderRejected says why it was refused."""
+        with self._lock:
+            if order.id in self._option_orders or order.id in self._orders:
+                raise OrderRejected(f"client_order_id {order.id} must be unique")
+            chain = self.portfolio.chains.get(order.underlying)
+            if chain is None:
+                raise OrderRejected(
+                    f"no chain of {order.underlying} yet: the paper broker has none to fill against"
+                )
+            self._option_orders[order.id] = order
+            rejected_before = len(self.broker.rejected)
+            fill = self.broker.submit_option(order, chain)
+            if len(self.broker.rejected) > rejected_before:
+                raise OrderRejected(self.broker.rejected[-1][1])
+            return fill
+
+    def get_option_order(self, client_order_id: str) -> OptionOrder | None:
+        with self._lock:
+            return self._option_orders.get(client_order_id)
+
     # --- BrokerClient -----------------------------------------------------------------------------
 
     def place_order(self, request: OrderRequest) -> BrokerOrder:
         with self._lock:
-            if request.client_order_id in self._orders:
+            if request.client_order_id in self._orders or request.client_order_id in self._option_orders:
                 raise OrderRejected(f"client_order_id {request.client_order_id} must be unique")
             bar = self._bars.get(request.symbol)
             if bar is None:
@@ -122,6 +169,13 @@ class SimulatedBrokerClient(BrokerClient):
 
     def cancel_order(self, client_order_id: str) -> None:
         with self._lock:
+            option_order = self._option_orders.get(client_order_id)
+            if option_order is not None:
+                working = [entry for entry in self.broker.working_options if entry[0] is option_order]
+                for entry in working:
+                    self.broker.working_options.remove(entry)
+                    option_order.status = OrderStatus.CANCELED
+                return
             order = self._orders.get(client_order_id)
             if order is None:
                 raise NotFound(f"the paper broker has no order {client_order_id}")
@@ -142,15 +196,25 @@ class SimulatedBrokerClient(BrokerClient):
 
     def get_positions(self) -> list[BrokerPosition]:
         with self._lock:
-            return [
+            book = self.portfolio
+            shares = [
                 BrokerPosition(
                     symbol,
                     decimal_of(held.qty),
                     decimal_of(held.avg_price),
-                    decimal_of(held.qty * self.portfolio.price(symbol)),
+                    decimal_of(held.qty * book.price(symbol)),
                 )
-                for symbol, held in self.portfolio.positions.items()
+                for symbol, held in book.positions.items()
                 if held.qty
+            ]
+            return shares + [
+                BrokerPosition(
+                    symbol,
+                    decimal_of(held.qty),
+                    decimal_of(held.avg_price),
+                    decimal_of(held.qty * book.contracts[symbol].multiplier * book.price(symbol)),
+                )
+                for symbol, held in book.option_positions.items()
             ]
 
     def get_account(self) -> BrokerAccount:
