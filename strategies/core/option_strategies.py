@@ -184,16 +184,17 @@ class PremiumStrategy(OptionStrategy):
         self._forget_ended()
         self._reconcile(book)
         orders: list[OptionOrder | Order] = []
-        for position in list(self.positions):
-            reason = None if position.closing else self.exit_reason(position, chain)
+        for held in list(self.positions):  # a copy: what a split leaves waits for the next session
+            reason = None if held.closing else self.exit_reason(held, chain)
             if not reason:
                 continue
-            legs = closing_legs(position.legs, chain)
-            if not legs:  # long legs alone, which nobody bids for: left to expire
-                self.positions.remove(position)
+            tradable = tuple(leg for leg in held.legs if _two_sided(leg, chain))
+            if not tradable:  # nothing quoted both ways to close it with today
                 continue
-            position.closing = self._place(legs, position.units, chain, reason, position)
-            orders.append(position.closing)
+            closed = self._split(held, tradable) if len(tradable) < len(held.legs) else held
+            reverse = tuple(OptionLeg(leg.contract, _other(leg.side), leg.ratio) for leg in tradable)
+            closed.closing = self._place(reverse, closed.units, chain, reason, closed)
+            orders.append(closed.closing)
         opening = any(w.position is None for w in self._working.values())
         if not opening and len(self.positions) < self.params.max_open and self.may_enter(book):
             entry = self._entry(chain, book)
@@ -298,6 +299,25 @@ class PremiumStrategy(OptionStrategy):
                 if working.position is not None and working.position.closing is working.order:
                     working.position.closing = None
 
+    def _split(self, position: HeldPosition, legs: tuple[OptionLeg, ...]) -> HeldPosition:
+        """The part of position made of legs, to be closed now; the rest (legs not quoted both ways,
+        worth about nothing) stays held to expire: as a position of its own while it has a short leg
+        (it still needs the margin or shares it covers), untracked when it is long legs alone (it can
+        lose no more)."""
+        prices = dict(zip(position.legs, position.prices, strict=True))
+        rest = tuple(leg for leg in position.legs if leg not in legs)
+        part = HeldPosition(
+            position.order_id, legs, tuple(prices[leg] for leg in legs), position.units, position.opened
+        )
+        at = self.positions.index(position)
+        self.positions[at] = part
+        if any(leg.side is Side.SELL for leg in rest):
+            kept = HeldPosition(
+                position.order_id, rest, tuple(prices[leg] for leg in rest), position.units, position.opened
+            )
+            self.positions.insert(at + 1, kept)
+        return part
+
     def _reconcile(self, book: OptionPortfolioView) -> None:
         """Legs the book no longer holds leave their positions; a position with none left is over."""
         for position in list(self.positions):
@@ -313,15 +333,12 @@ class PremiumStrategy(OptionStrategy):
                 position.prices = tuple(price for _, price in kept)
 
 
-def closing_legs(legs: tuple[OptionLeg, ...], chain: ChainSnapshot) -> tuple[OptionLeg, ...]:
-    """The legs that close a position: each reversed, but a long leg nobody bids for today (it
-    would be sold for nothing, and a market order with it would be refused) is left to expire."""
-    closing = []
-    for leg in legs:
-        if leg.side is Side.BUY and not (leg.symbol in chain and chain.quote(leg.symbol).bid > 0):
-            continue
-        closing.append(OptionLeg(leg.contract, Side.SELL if leg.side is Side.BUY else Side.BUY, leg.ratio))
-    return tuple(closing)
+def _two_sided(leg: OptionLeg, chain: ChainSnapshot) -> bool:
+    return leg.symbol in chain and chain.quote(leg.symbol).two_sided
+
+
+def _other(side: Side) -> Side:
+    return Side.SELL if side is Side.BUY else Side.BUY
 
 
 def wing(

@@ -283,6 +283,33 @@ def test_a_long_leg_nobody_bids_for_is_left_to_expire_and_the_position_is_over_o
     assert entry.reduce_only is False
 
 
+def test_legs_not_quoted_both_ways_stay_to_expire_and_a_short_one_still_counts_as_held():
+    strategy = build("iron_condor", exit_dte=10)
+    book = Book()
+    [entry] = strategy.on_chain(model_chain(), book)
+    fill(strategy, book, entry, [0.30, 0.60, 0.50, 0.25])  # credit 0.55
+    long_put, short_put, short_call, long_call = (leg.symbol for leg in entry.legs)
+    nine_days = datetime(2024, 4, 10, tzinfo=UTC)
+    quotes = {
+        long_put: (0.05, 0.10),
+        short_put: (0.20, 0.25),
+        short_call: (0.00, 0.03),
+        long_call: (0.00, 0.02),
+    }
+
+    [close] = strategy.on_chain(quoted_chain(nine_days, quotes), book)
+
+    assert described(close) == [(long_put, "sell", 1), (short_put, "buy", 1)]
+    assert close.reason == "9 days to expiry"
+    fill(strategy, book, close, [0.05, 0.25])
+    [rest] = strategy.positions
+    assert rest.legs == entry.legs[2:]
+    assert rest.prices == (0.50, 0.25)
+    assert strategy.on_chain(quoted_chain(nine_days, quotes), book) == []  # held: no entry, no close
+    book.contracts.clear()  # settled at expiry
+    assert strategy.on_chain(model_chain(datetime(2024, 4, 19, tzinfo=UTC)), book)[0].reduce_only is False
+
+
 def test_the_stop_closes_at_a_loss_of_its_multiple_of_the_credit():
     strategy, book = opened(stop_multiple=1.5)
     assert strategy.on_chain(later(20, (1.40, 1.60), (3.70, 3.90)), book) == []  # lost 1.30 x
