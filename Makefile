@@ -28,10 +28,12 @@ $(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $
 demo: $(VENV)/.runtime
 	$(MANAGE) migrate --no-input -v 0
 	$(MANAGE) operator_login
-	$(MANAGE) ingest --provider synthetic --sample-universe --years 10 --timeframe 1d --seed 7
+	$(MANAGE) ingest --provider synthetic --sample-universe --symbols SPY --years 10 --timeframe 1d --seed 7
 	$(MANAGE) data_quality
 	$(MANAGE) backtest --config configs/strategies/momentum_v1.yaml --symbols AAA
 	$(MANAGE) backtest --config configs/strategies/mean_reversion_v1.yaml --symbols AAA
+	$(MANAGE) backtest --config configs/strategies/iron_condor_v1.yaml --symbols SPY --start 2025-01-01 \
+		--initial-capital 250000
 	$(MANAGE) walkforward --strategy momentum --symbols AAA --in-sample-days 504 --out-of-sample-days 126 \
 		--step-days 126 --grid fast=5:20:5 --grid slow=30:90:30 --objective sharpe --min-trades 3
 	$(MANAGE) train --model lightgbm --feature-set default --label fixed:5:0.02 --symbols AAA,BBB,CCC,DDD,EEE \

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backtests.choices import RunKind, RunStatus
+from backtests.core.options_engine import OptionsConfig
 from backtests.core.results import BacktestConfig, PerformanceMetrics
 from backtests.core.walkforward import WalkForwardConfig, WindowType
 from backtests.filters import BacktestRunFilter, WalkForwardRunFilter
@@ -38,6 +39,7 @@ from backtests.selectors import (
 )
 from backtests.services import (
     COST_FIELDS,
+    DEFAULT_CHAIN_SEED,
     FILL_TIMINGS,
     backtest_run_create,
     backtest_run_enqueue,
@@ -57,6 +59,7 @@ from quantsite.schema import ErrorSerializer
 from strategies.selectors import strategy_version_get
 
 DEFAULTS = BacktestConfig()
+OPTIONS_DEFAULTS = OptionsConfig()
 # The BacktestConfig fields a request gives as they are (dates and timeframe are converted).
 SIMULATION_FIELDS = ("initial_capital", *COST_FIELDS, "max_participation", "fill_timing", "risk_free_rate")
 
@@ -89,6 +92,37 @@ class TradeSerializer(serializers.Serializer):
     commission = serializers.FloatField()
     return_pct = serializers.FloatField(help_text="exit / entry - 1, in percent (mirrored for shorts)")
     bars_held = serializers.IntegerField()
+
+
+class OptionLegSerializer(serializers.Serializer):
+    symbol = serializers.CharField(help_text="OCC symbol")
+    side = serializers.CharField(help_text="buy or sell")
+    ratio = serializers.IntegerField(help_text="contracts per unit")
+    contracts = serializers.IntegerField(help_text="held, negative short")
+    entry_price = serializers.FloatField(help_text="per share")
+    exit_price = serializers.FloatField(help_text="per share; at expiry its settlement value")
+    pnl = serializers.FloatField(help_text="before commissions")
+
+
+class GreeksSerializer(serializers.Serializer):
+    delta = serializers.FloatField(allow_null=True, help_text="the value of the shares it moves like")
+    vega = serializers.FloatField(allow_null=True, help_text="per volatility point")
+    theta = serializers.FloatField(allow_null=True, help_text="per calendar day")
+
+
+class OptionTradeSerializer(serializers.Serializer):
+    underlying = serializers.CharField()
+    order_id = serializers.CharField(help_text="the order that opened it")
+    units = serializers.IntegerField()
+    legs = OptionLegSerializer(many=True)
+    entry_time = serializers.DateTimeField()
+    exit_time = serializers.DateTimeField()
+    entry_price = serializers.FloatField(help_text="net per unit per share; a credit is negative")
+    exit_price = serializers.FloatField(help_text="net per unit per share of the same legs at exit")
+    entry_greeks = GreeksSerializer(help_text="of the position at entry, in money")
+    commission = serializers.FloatField()
+    pnl = serializers.FloatField(help_text="after commissions")
+    exit_reason = serializers.CharField()
 
 
 class EquityPointSerializer(serializers.Serializer):
@@ -156,12 +190,22 @@ class BacktestRunSerializer(RecordedRunSerializer):
 
 class BacktestRunDetailSerializer(BacktestRunSerializer):
     trades = TradeSerializer(many=True, read_only=True)
+    option_trades = OptionTradeSerializer(
+        many=True, read_only=True, help_text="an options backtest's spreads (empty for shares)"
+    )
     equity_curve = EquityPointSerializer(
         many=True, read_only=True, help_text=BacktestRun._meta.get_field("equity_curve").help_text
     )
 
     class Meta(BacktestRunSerializer.Meta):
-        fields = [*BacktestRunSerializer.Meta.fields, "config", "csv_path", "trades", "equity_curve"]
+        fields = [
+            *BacktestRunSerializer.Meta.fields,
+            "config",
+            "csv_path",
+            "trades",
+            "option_trades",
+            "equity_curve",
+        ]
         read_only_fields = fields
 
 
@@ -242,10 +286,29 @@ class SimulationInputSerializer(serializers.Serializer):
     risk_free_rate = serializers.FloatField(required=False, default=DEFAULTS.risk_free_rate)
 
 
+class OptionsInputSerializer(serializers.Serializer):
+    """How an option strategy's backtest trades options (OptionsConfig), and its chains' seed."""
+
+    chain_seed = serializers.IntegerField(
+        default=DEFAULT_CHAIN_SEED, help_text="seed of the synthetic chains priced from the bars"
+    )
+    settlement = serializers.ChoiceField(
+        choices=["cash", "assign"],
+        default=OPTIONS_DEFAULTS.settlement,
+        help_text="of options in the money at expiry",
+    )
+    marks = serializers.ChoiceField(
+        choices=["quote", "model"], default=OPTIONS_DEFAULTS.marks, help_text="the mid, or the model's price"
+    )
+    commission_per_contract = _money(OPTIONS_DEFAULTS.commission_per_contract, min_value=0)
+
+
 class BacktestRunInputSerializer(SimulationInputSerializer):
     kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.BACKTEST.value)
     strategy = serializers.CharField(
-        max_length=64, help_text="momentum, mean_reversion, buy_and_hold, ml_classifier, ..."
+        max_length=64,
+        help_text="momentum, mean_reversion, buy_and_hold, ml_classifier; covered_call, bull_put_spread, "
+        "iron_condor (options), ...",
     )
     name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
@@ -255,9 +318,13 @@ class BacktestRunInputSerializer(SimulationInputSerializer):
         required=False, default=dict, help_text="mode, value, whole_shares, atr_period, atr_multiple"
     )
     risk = serializers.DictField(required=False, default=dict, help_text="allow_short, max_position_pct")
+    options = OptionsInputSerializer(
+        required=False, help_text="an option strategy's chains and options settings (default: all defaults)"
+    )
 
 
 class WalkForwardRunInputSerializer(BacktestRunInputSerializer):
+    options = None  # walk-forwards run share strategies
     in_sample_days = serializers.IntegerField(min_value=1, help_text="sessions to choose the parameters on")
     out_of_sample_days = serializers.IntegerField(min_value=1, help_text="sessions to trade them on")
     step_days = serializers.IntegerField(
@@ -431,10 +498,16 @@ class BacktestRunViewSet(RecordedRunViewSet):
         data = BacktestRunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        options, chain_seed = None, DEFAULT_CHAIN_SEED
+        if "options" in v:
+            options = OptionsConfig(**{k: value for k, value in v["options"].items() if k != "chain_seed"})
+            chain_seed = v["options"]["chain_seed"]
         run = backtest_run_create(
             strategy_config=strategy_config_of(v),
             backtest_config=backtest_config_of(v),
             requested_by=request.user,
+            options=options,
+            chain_seed=chain_seed,
         )
         backtest_run_enqueue(run=run)
         run.refresh_from_db()  # with eager tasks (no broker) it has run already

@@ -43,7 +43,10 @@ class BacktestRun(RecordedRun):
     label = "backtest run"  # in messages
     config = models.JSONField(
         default=dict,
-        help_text='{"strategy": the StrategyConfig, "backtest": the BacktestConfig}; Decimals as strings.',
+        help_text=(
+            '{"strategy": the StrategyConfig, "backtest": the BacktestConfig, and for an option '
+            'strategy "options": the OptionsConfig and "chains": {"source", "seed"}}; Decimals as strings.'
+        ),
     )
     metrics = models.JSONField(null=True, blank=True, help_text="PerformanceMetrics, once done.")
     equity_curve = models.JSONField(
@@ -61,6 +64,16 @@ class BacktestRun(RecordedRun):
         help_text=(
             "Round trips {symbol, direction, quantity, entry_time, entry_price, exit_time, exit_price, "
             "pnl, commission}."
+        ),
+    )
+    option_trades = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "An options backtest's spreads {underlying, units, legs [{symbol, side, ratio, contracts, "
+            "entry_price, exit_price, pnl}], entry_time, exit_time, entry_price, exit_price (net per unit "
+            "per share, a credit negative), entry_greeks {delta, vega, theta}, commission, pnl, "
+            "exit_reason}."
         ),
     )
     strategy_version = models.ForeignKey(

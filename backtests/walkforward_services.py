@@ -57,6 +57,7 @@ from marketdata.core.errors import ApplicationError, InvalidInput
 from quantsite.artifacts import artifact_write
 from quantsite.runs import run_error_message, run_recorded
 from strategies.core.config import StrategyConfig
+from strategies.core.option_strategies import OptionStrategy
 from strategies.core.registry import strategy_build
 
 log = structlog.get_logger(__name__)
@@ -103,6 +104,10 @@ def walk_forward_validate(
     on the grid makes at least one valid parameter set (a set that is invalid only with some other
     value, fast 20 with slow 20, is kept: the core records it as a failed trial)."""
     strategy = backtest_validate(strategy_config=strategy_config, backtest_config=backtest_config)
+    if isinstance(strategy, OptionStrategy):
+        raise InvalidInput(
+            f"walk-forwards run share strategies; {strategy_config.strategy} trades options: backtest it"
+        )
     grid = walk_forward_config.parameter_grid
     known = sorted(type(strategy).Parameters.model_fields)
     for name in grid:

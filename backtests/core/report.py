@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from backtests.core.metrics import drawdowns
 from backtests.core.results import BacktestResult, EquityCurve, PerformanceMetrics, Trade
+from execution.core.option_book import OptionTrade
 
 MAX_PLOT_POINTS = 5000  # per plotted line
 MAX_TRADE_ROWS = 5000  # in the HTML trades table; the JSON document holds every trade
@@ -194,6 +195,7 @@ class ReportGenerator:
             "metrics": to_plain(result.metrics),
             "equity_curve": equity_curve_json(result.equity_curve),
             "trades": [trade_json(t) for t in result.trades],
+            "option_trades": [option_trade_json(t) for t in result.option_trades],
         }
 
     def generate_html(self, result: BacktestResult, *, title: str | None = None) -> str:
@@ -202,7 +204,8 @@ class ReportGenerator:
         Sections: headline metrics, the model (for a strategy that trades one: its lineage, whether
         the backtest's bars lie in its training span, and its feature importance chart), equity vs
         benchmark, drawdown (%), each symbol's price with its trades' entries and exits, monthly
-        returns, the trades table and the configuration. Each plotted line is downsampled to
+        returns, the trades table, the option trades (of an options backtest: legs, net premium,
+        greeks at entry, P&L per leg) and the configuration. Each plotted line is downsampled to
         max_plot_points (see downsample_indices: the first, lowest, highest and last point of every
         bucket), so a million-bar backtest stays a few megabytes; the trades table shows the first
         max_trade_rows trades.
@@ -219,6 +222,8 @@ class ReportGenerator:
             ("trades", "Trades", self._trades_html(result.trades)),
             ("config", "Configuration", _config_html(result)),
         ]
+        if result.option_trades or result.metadata.get("path") == "options":
+            sections.insert(-1, ("options", "Option trades", self._option_trades_html(result.option_trades)))
         model = result.metadata.get("model")
         if model:
             sections.insert(1, ("model", "Model and feature importance", _model_html(model, result)))
@@ -320,18 +325,50 @@ class ReportGenerator:
             "</tr>"
             for number, t in enumerate(trades[: self.max_trade_rows], start=1)
         ]
-        shown = (
-            _note(
-                f"The first {self.max_trade_rows:,} of {len(trades):,} trades; the JSON report has them all."
+        return self._cut_note(len(trades), "trades") + _scroll_table(head, rows)
+
+    def _cut_note(self, count: int, what: str) -> str:
+        """The note of a table cut to max_trade_rows rows ("" when it is whole)."""
+        if count <= self.max_trade_rows:
+            return ""
+        return _note(f"The first {self.max_trade_rows:,} of {count:,} {what}; the JSON report has them all.")
+
+    def _option_trades_html(self, trades: list[OptionTrade]) -> str:
+        """A row per spread: its legs (side, ratio and OCC symbol, each leg's entry and exit price and
+        P&L), units, the net premium per unit per share at entry and exit (negative: a credit), the
+        greeks at entry, commission, P&L and why it closed."""
+        if not trades:
+            return _note("No option trades.")
+        head = (
+            "<tr><th class='num'>#</th><th>Opened (UTC)</th><th>Closed (UTC)</th><th>Legs</th>"
+            "<th class='num'>Units</th><th class='num'>Net at entry</th><th class='num'>Net at exit</th>"
+            "<th class='num'>Delta</th><th class='num'>Vega</th><th class='num'>Theta</th>"
+            "<th class='num'>Commission</th><th class='num'>P&amp;L</th><th>Exit reason</th></tr>"
+        )
+        rows = []
+        for number, t in enumerate(trades[: self.max_trade_rows], start=1):
+            legs = "<br>".join(
+                f"{leg['side']} {leg['ratio']} {_e(leg['symbol'])} {_price(leg['entry_price'])} &rarr; "
+                f"{_price(leg['exit_price'])} <span class='{_num(leg['pnl'])}'>{_money(leg['pnl'])}</span>"
+                for leg in option_legs_json(t)
             )
-            if len(trades) > self.max_trade_rows
-            else ""
+            delta, vega, theta = (to_plain(float(value)) for value in t.entry_exposure)  # NaN: unknown
+            rows.append(
+                "<tr>"
+                f"<td class='num'>{number}</td><td>{_when(t.entry_time)}</td><td>{_when(t.exit_time)}</td>"
+                f"<td>{legs}</td><td class='num'>{t.units:,}</td>"
+                f"<td class='num'>{_price(t.entry_price)}</td><td class='num'>{_price(t.exit_price)}</td>"
+                f"<td class='num'>{_money(delta)}</td><td class='num'>{_money(vega)}</td>"
+                f"<td class='num'>{_money(theta)}</td><td class='num'>{_money(t.commission)}</td>"
+                f"<td class='{_num(t.pnl)}'>{_money(t.pnl)}</td><td class='wrap'>{_e(t.exit_reason)}</td>"
+                "</tr>"
+            )
+        note = _note(
+            "Net prices are per unit per share (a credit received is negative); greeks at entry are in "
+            "money for the position: delta as the shares' value it moves like, vega per volatility "
+            "point, theta per calendar day. P&L is after commissions; leg P&L before them."
         )
-        return (
-            f"{shown}<div class='scroll'><table><thead>{head}</thead>\n<tbody>\n"
-            + "\n".join(rows)
-            + "\n</tbody></table></div>"
-        )
+        return note + self._cut_note(len(trades), "option trades") + _scroll_table(head, rows)
 
 
 def equity_curve_json(curve: EquityCurve, points: np.ndarray | None = None) -> list[dict[str, Any]]:
@@ -367,6 +404,43 @@ def trade_json(t: Trade) -> dict[str, Any]:
         "commission": to_plain(float(t.commission)),
         "return_pct": to_plain(float(t.return_pct)),
         "bars_held": t.bars_held,
+    }
+
+
+def option_legs_json(t: OptionTrade) -> list[dict[str, Any]]:
+    """The legs of an option trade: OCC symbol, side and ratio per unit, contracts (negative short),
+    prices per share at entry and exit, and P&L in money before commissions."""
+    return [
+        {
+            "symbol": leg.symbol,
+            "side": "buy" if leg.contracts > 0 else "sell",
+            "ratio": abs(leg.contracts) // t.units,
+            "contracts": leg.contracts,
+            "entry_price": to_plain(float(leg.entry_price)),
+            "exit_price": to_plain(float(leg.exit_price)),
+            "pnl": to_plain(float(leg.pnl)),
+        }
+        for leg in t.legs
+    ]
+
+
+def option_trade_json(t: OptionTrade) -> dict[str, Any]:
+    """A spread opened and closed (or settled) as one: its legs, units, net premium per unit per
+    share at entry and exit (negative: a credit), greeks at entry (money), commission, P&L after
+    it, and why it closed."""
+    return {
+        "underlying": t.underlying,
+        "order_id": t.order_id,
+        "units": t.units,
+        "legs": option_legs_json(t),
+        "entry_time": t.entry_time.isoformat(),
+        "exit_time": t.exit_time.isoformat(),
+        "entry_price": to_plain(float(t.entry_price)),
+        "exit_price": to_plain(float(t.exit_price)),
+        "entry_greeks": to_plain(t.entry_exposure._asdict()),
+        "commission": to_plain(float(t.commission)),
+        "pnl": to_plain(float(t.pnl)),
+        "exit_reason": t.exit_reason,
     }
 
 
@@ -457,6 +531,14 @@ def _plotly_js() -> str:
 
 
 # --- tables -------------------------------------------------------------------------------------
+
+
+def _scroll_table(head: str, rows: list[str]) -> str:
+    return (
+        f"<div class='scroll'><table><thead>{head}</thead>\n<tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></div>"
+    )
 
 
 def _metrics_html(m: PerformanceMetrics) -> str:

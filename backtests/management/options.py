@@ -5,8 +5,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from backtests.core.options_engine import OptionsConfig
 from backtests.core.results import BacktestConfig, PerformanceMetrics
-from backtests.services import FILL_TIMINGS, strategy_config_from_dict
+from backtests.services import DEFAULT_CHAIN_SEED, FILL_TIMINGS, strategy_config_from_dict
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import InvalidInput
@@ -34,7 +35,9 @@ LABEL_WIDTH, VALUE_WIDTH = 20, 14
 def add_backtest_arguments(parser, *, what: str = "backtest") -> None:
     """The flags of a backtest: strategy, symbols, dates, data source, parameters, costs, outputs."""
     parser.add_argument(
-        "--strategy", help="momentum, mean_reversion, buy_and_hold, ml_classifier (or from --config)"
+        "--strategy",
+        help="momentum, mean_reversion, buy_and_hold, ml_classifier; covered_call, bull_put_spread, "
+        "iron_condor (options) (or from --config)",
     )
     parser.add_argument("--symbols", default="", help="comma-separated; overrides the config's universe")
     parser.add_argument("--timeframe", help="1m, 5m, 15m, 1h or 1d (default: the config's, or 1d)")
@@ -95,6 +98,36 @@ def backtest_config_from_options(opts: dict, timeframe: Timeframe) -> BacktestCo
     if opts["fill_timing"] is not None:
         values["fill_timing"] = opts["fill_timing"]
     return BacktestConfig(**values, start_date=start, end_date=end, timeframe=timeframe)
+
+
+def add_options_arguments(parser) -> None:
+    """The flags of an options backtest: its chains' seed, expiry settlement, marks and commission."""
+    parser.add_argument(
+        "--chain-seed",
+        type=int,
+        default=DEFAULT_CHAIN_SEED,
+        help=f"seed of the synthetic option chains built from the bars (default {DEFAULT_CHAIN_SEED})",
+    )
+    parser.add_argument(
+        "--settlement", help="options in the money at expiry: cash (default) or assign (shares)"
+    )
+    parser.add_argument("--option-marks", help="options marked by quote (the mid; default) or model")
+    parser.add_argument("--contract-commission", help="per option contract (default 0.65)")
+
+
+def options_config_from_options(opts: dict) -> OptionsConfig | None:
+    """The OptionsConfig of the options flags; None when none is given (the run's defaults)."""
+    values: dict[str, Any] = {}
+    if opts["settlement"] is not None:
+        values["settlement"] = opts["settlement"]
+    if opts["option_marks"] is not None:
+        values["marks"] = opts["option_marks"]
+    if opts["contract_commission"] is not None:
+        commission = parse_decimal(opts["contract_commission"], "--contract-commission")
+        if not commission.is_finite() or commission < 0:
+            raise InvalidInput(f"--contract-commission must not be negative, not {commission}")
+        values["commission_per_contract"] = commission
+    return OptionsConfig(**values) if values else None
 
 
 def metrics_table(metrics: PerformanceMetrics | dict[str, Any]) -> list[str]:

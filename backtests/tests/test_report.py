@@ -217,6 +217,7 @@ def test_json_holds_the_exact_result_and_round_trips():
                 "bars_held": 2,
             },
         ],
+        "option_trades": [],
     }
 
 

@@ -31,19 +31,20 @@ def strategy_names() -> list[str]:
     return sorted({*_REGISTRY, *_ON_DEMAND})
 
 
-def strategy_build(config: StrategyConfig) -> "Strategy | OptionStrategy":
-    """A strategy instance for the config, its parameters validated (an OptionStrategy for the
-    strategies that trade options)."""
+def strategy_class(name: str) -> "type[Strategy | OptionStrategy]":
+    """The class of a strategy name (an OptionStrategy subclass for those that trade options)."""
     _load_builtins()
-    if config.strategy in _ON_DEMAND:
-        import_module(_ON_DEMAND[config.strategy])
+    if name in _ON_DEMAND:
+        import_module(_ON_DEMAND[name])
     try:
-        cls = _REGISTRY[config.strategy]
+        return _REGISTRY[name]
     except KeyError:
-        raise InvalidInput(
-            f"unknown strategy {config.strategy!r}; known: {', '.join(strategy_names())}"
-        ) from None
-    return cls(config)
+        raise InvalidInput(f"unknown strategy {name!r}; known: {', '.join(strategy_names())}") from None
+
+
+def strategy_build(config: StrategyConfig) -> "Strategy | OptionStrategy":
+    """A strategy instance for the config, its parameters validated."""
+    return strategy_class(config.strategy)(config)
 
 
 def _load_builtins() -> None:

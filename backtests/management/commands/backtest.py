@@ -11,8 +11,10 @@ from backtests.core.report import ReportGenerator, model_span_text
 from backtests.core.results import BacktestResult
 from backtests.management.options import (
     add_backtest_arguments,
+    add_options_arguments,
     backtest_config_from_options,
     metrics_table,
+    options_config_from_options,
     path_prepare,
     run_reports,
     strategy_config_from_options,
@@ -34,11 +36,13 @@ from strategies.models import StrategyVersion
 class Command(BaseCommand):
     help = (
         "Backtest a strategy: on stored bars (recorded as a backtest run, with its HTML report) or, "
-        "with --csv, on a CSV or Parquet file (nothing stored)."
+        "with --csv, on a CSV or Parquet file (nothing stored). An option strategy trades synthetic "
+        "option chains priced from its underlying's bars."
     )
 
     def add_arguments(self, parser) -> None:
         add_backtest_arguments(parser)
+        add_options_arguments(parser)
         parser.add_argument(
             "--strategy-version",
             type=int,
@@ -81,7 +85,12 @@ class Command(BaseCommand):
         backtest_config = backtest_config_from_options(opts, strategy_config.timeframe)
         if opts["csv"]:
             return self._on_csv(strategy_config, backtest_config, opts)
-        run = backtest_run_create(strategy_config=strategy_config, backtest_config=backtest_config)
+        run = backtest_run_create(
+            strategy_config=strategy_config,
+            backtest_config=backtest_config,
+            options=options_config_from_options(opts),
+            chain_seed=opts["chain_seed"],
+        )
         return self._on_stored(run, opts)
 
     def _on_version(self, opts) -> tuple[BacktestResult, list]:
@@ -96,9 +105,13 @@ class Command(BaseCommand):
             raise CommandError(f"no strategy version #{opts['strategy_version']}")
         timeframe = Timeframe.parse(version.config.get("timeframe", "1d"))
         backtest_config = backtest_config_from_options(opts, timeframe)
-        return self._on_stored(
-            version_backtest_create(version=version, backtest_config=backtest_config), opts
+        run = version_backtest_create(
+            version=version,
+            backtest_config=backtest_config,
+            options=options_config_from_options(opts),
+            chain_seed=opts["chain_seed"],
         )
+        return self._on_stored(run, opts)
 
     # --- the two ways -------------------------------------------------------------------------
 
@@ -120,6 +133,8 @@ class Command(BaseCommand):
             backtest_config=backtest_config,
             csv_path=opts["csv"],
             fast=opts["fast"],
+            options=options_config_from_options(opts),
+            chain_seed=opts["chain_seed"],
         )
         seconds = perf_counter() - started
         symbols = ", ".join(strategy_config.universe)
@@ -139,4 +154,8 @@ class Command(BaseCommand):
         curve = result.equity_curve
         span = f" {curve.ts[0]:%Y-%m-%d}..{curve.ts[-1]:%Y-%m-%d}" if len(curve) else ""
         path = result.metadata.get("path", "?")
-        return f"{len(curve):,} bars{span}, {path} path, {seconds:.2f} s"
+        line = f"{len(curve):,} bars{span}, {path} path, {seconds:.2f} s"
+        if path == "options":
+            refused = len(result.metadata.get("rejected_orders", []))
+            line += f"; {len(result.option_trades):,} option trades, {refused:,} orders refused"
+        return line

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backtests.core.overfitting import lookahead_check
 from backtests.management.options import strategy_config_from_options
+from backtests.services import is_option_strategy
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import ApplicationError
 from marketdata.selectors import csv_bars_get, stored_bars_get
@@ -32,6 +33,11 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         try:
             config = strategy_config_from_options(opts)
+            if is_option_strategy(config):
+                raise CommandError(
+                    f"{config.strategy} trades options: it sees one session's chain at a time, and the "
+                    "lookahead check replays share strategies' signals"
+                )
             if not config.universe:
                 raise CommandError("give --symbols (or a config with a universe)")
             symbol = config.universe[0]
