@@ -400,7 +400,8 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
     run.metrics, run.trades, run.option_trades, run.equity_curve, run.report_path = None, [], [], [], ""
 
     def summary() -> dict:
-        return {"strategy": run.strategy, "trades": len(run.trades), "option_trades": len(run.option_trades)}
+        counts = {"option_trades": len(run.option_trades)} if "options" in run.config else {}
+        return {"strategy": run.strategy, "trades": len(run.trades), **counts}
 
     with run_recorded(
         run, running=RunStatus.RUNNING, failed=RunStatus.FAILED, event="backtest finished", summary=summary
