@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 from marketdata.core.calendar import sessions_between, xnys
@@ -106,6 +107,42 @@ class OptionContract:
                 "above zero"
             )
         return cls(underlying=root, expiry=day, strike=Decimal(int(strike)) / 1000, right=Right.parse(letter))
+
+
+_OCC = r"^\s*([A-Z0-9]{1,6})\s*(\d{6})([CP])(\d{8})\s*$"
+
+
+def occ_symbols(underlying: str, expiry: np.ndarray, thousandths: np.ndarray, call: np.ndarray) -> np.ndarray:
+    """The OCC symbols (compact) of arrays of expiries (datetime64), strikes in thousandths and
+    rights (True: call), as OptionContract.symbol writes them one by one."""
+    root = OptionContract(underlying, date(2000, 1, 1), 1, Right.CALL).underlying  # checked once
+    days = pd.DatetimeIndex(expiry).strftime("%y%m%d").to_numpy(dtype=object)
+    strikes = pd.Series(np.asarray(thousandths, dtype=np.int64)).map("{:08d}".format).to_numpy(dtype=object)
+    if len(strikes) and (int(np.max(thousandths)) > int(MAX_STRIKE * 1000) or int(np.min(thousandths)) <= 0):
+        raise InvalidInput(f"option strikes must be above 0 and at most {MAX_STRIKE}")
+    letters = np.where(np.asarray(call, dtype=bool), "C", "P").astype(object)
+    return root + days + letters + strikes
+
+
+def occ_terms(symbols: pd.Series) -> pd.DataFrame:
+    """The terms of OCC symbols (compact or padded) as columns underlying, expiry (datetime64),
+    strike (float64) and right ("call" / "put"), parsed at once; a malformed symbol is refused with
+    what OptionContract.parse says of it."""
+    text = pd.Series(symbols, dtype="str").str.upper()
+    parts = text.str.extract(_OCC)
+    expiry = pd.to_datetime("20" + parts[1], format="%Y%m%d", errors="coerce")
+    bad = (parts.isna().any(axis=1) | expiry.isna() | (parts[3] == "00000000")).to_numpy()
+    if bad.any():
+        OptionContract.parse(str(text[bad].iloc[0]))
+        raise InvalidInput(f"option symbol {text[bad].iloc[0]!r} is not an OCC symbol")
+    return pd.DataFrame(
+        {
+            "underlying": parts[0].astype("str"),
+            "expiry": expiry.astype("datetime64[ns]"),
+            "strike": parts[3].astype("int64") / 1000.0,
+            "right": pd.Series(np.where(parts[2] == "C", Right.CALL.value, Right.PUT.value), dtype="str"),
+        }
+    )
 
 
 def _as_date(value: date) -> date:

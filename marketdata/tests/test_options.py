@@ -3,6 +3,8 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,8 @@ from marketdata.core.options import (
     Right,
     is_monthly_expiry,
     monthly_expiries,
+    occ_symbols,
+    occ_terms,
     weekly_expiries,
 )
 
@@ -65,6 +69,40 @@ def test_format_then_parse_gives_back_the_contract(underlying, expiry, thousandt
     assert parsed == contract
     assert parsed.symbol == contract.symbol
     assert len(contract.symbol) == len(underlying) + 15
+
+
+@given(
+    underlying=st.from_regex(r"[A-Z][A-Z0-9]{0,5}", fullmatch=True),
+    terms=st.lists(
+        st.tuples(
+            st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+            st.integers(min_value=1, max_value=99_999_999),
+            st.sampled_from(Right),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_a_whole_chain_is_written_and_read_as_contracts_are_one_by_one(underlying, terms):
+    contracts = [OptionContract(underlying, e, Decimal(k) / 1000, r) for e, k, r in terms]
+    expiry = np.array([e for e, _, _ in terms], dtype="datetime64[D]")
+    thousandths = np.array([k for _, k, _ in terms], dtype=np.int64)
+    call = np.array([r is Right.CALL for _, _, r in terms])
+
+    symbols = occ_symbols(underlying, expiry, thousandths, call)
+    read = occ_terms(pd.Series(symbols))
+
+    assert list(symbols) == [c.symbol for c in contracts]
+    assert read["underlying"].tolist() == [c.underlying for c in contracts]
+    assert [d.date() for d in read["expiry"]] == [c.expiry for c in contracts]
+    assert read["strike"].tolist() == [float(c.strike) for c in contracts]
+    assert read["right"].tolist() == [c.right.value for c in contracts]
+
+
+def test_a_malformed_symbol_among_many_is_refused_as_parse_refuses_it():
+    with pytest.raises(InvalidInput, match="expiry '240230' is not a date"):
+        occ_terms(pd.Series(["AAPL240119C00190000", "AAPL240230C00190000"]))
+    assert occ_terms(pd.Series(["SPXW  251231P05999125"]))["strike"].tolist() == [5999.125]
 
 
 @pytest.mark.parametrize(

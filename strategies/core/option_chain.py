@@ -56,10 +56,9 @@ class ChainSnapshot:
     ) -> None:
         if not (isinstance(spot, int | float) and np.isfinite(spot) and spot > 0):
             raise InvalidInput(f"a chain needs the underlying's price above 0, not {spot!r}")
-        stamps = set(frame["ts"])
-        if len(stamps) > 1:
-            raise InvalidInput(f"a chain snapshot is one time; these rows have {len(stamps)}")
-        underlyings = set(frame["underlying"])
+        if frame["ts"].nunique() > 1:
+            raise InvalidInput(f"a chain snapshot is one time; these rows have {frame['ts'].nunique()}")
+        underlyings = frame["underlying"].unique()
         if len(underlyings) > 1:
             raise InvalidInput(f"a chain snapshot is one underlying; these rows have {sorted(underlyings)}")
         self.ts = ts
@@ -67,9 +66,10 @@ class ChainSnapshot:
         self.spot = float(spot)
         self.rate = rate
         self.dividend_yield = dividend_yield
-        live = frame[frame["expiry"].dt.date >= self.today]
+        self._today = np.datetime64(self.today, "ns")
+        live = frame[frame["expiry"].to_numpy() >= self._today]
         self.frame = live.set_index("symbol", drop=False)
-        self.underlying = next(iter(underlyings)) if underlyings else ""
+        self.underlying = str(underlyings[0]) if len(underlyings) else ""
         self._name = self.underlying or "an empty chain"
         self._greeks_filled = False
 
@@ -145,7 +145,7 @@ class ChainSnapshot:
 
     def expiries(self) -> list[date]:
         """The listed expiries from today on, in order."""
-        return sorted({day.date() for day in self.frame["expiry"]})
+        return [day.date() for day in pd.DatetimeIndex(np.unique(self.frame["expiry"].to_numpy()))]
 
     def days_to_expiry(self, expiry: date) -> int:
         return (expiry - self.today).days
@@ -189,7 +189,8 @@ class ChainSnapshot:
 
     def _rows(self, expiry: date, right: Right | str) -> pd.DataFrame:
         right = Right.parse(right)
-        rows = self.frame[(self.frame["expiry"].dt.date == expiry) & (self.frame["right"] == right.value)]
+        on_expiry = self.frame["expiry"].to_numpy() == np.datetime64(expiry, "ns")
+        rows = self.frame[on_expiry & (self.frame["right"] == right.value).to_numpy()]
         if rows.empty:
             raise NotFound(f"no {right}s of {self._name} expiring {expiry} are quoted on {self.today}")
         return rows
@@ -212,7 +213,7 @@ class ChainSnapshot:
         rows = frame[missing]
         call = (rows["right"] == Right.CALL.value).to_numpy()
         strike = rows["strike"].to_numpy()
-        t = (rows["expiry"].dt.date.map(self.days_to_expiry).to_numpy(dtype="float64")) / DAYS_PER_YEAR
+        t = (rows["expiry"].to_numpy() - self._today) / np.timedelta64(1, "D") / DAYS_PER_YEAR
         iv = rows["iv"].to_numpy(dtype="float64").copy()
         price = rows["mid"].to_numpy(dtype="float64")
         solve = np.isnan(iv) & np.isfinite(price) & (t > 0)

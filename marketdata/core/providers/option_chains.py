@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from marketdata.core.errors import InvalidInput
-from marketdata.core.options import OptionContract
+from marketdata.core.options import occ_terms
 
 CONTRACT_COLUMNS = ("underlying", "expiry", "strike", "right")
 QUOTE_COLUMNS = ("bid", "ask", "mid", "last", "volume", "iv", "delta", "gamma", "vega", "theta", "rho")
@@ -37,16 +37,7 @@ def chain_frame(ts, symbols, **quotes) -> pd.DataFrame:
     codes, unique = pd.factorize(pd.Series(symbols, dtype="str"))
     if len(codes) != len(index):
         raise InvalidInput(f"a chain needs a time for every symbol: {len(index)} times, {len(codes)} symbols")
-    contracts = [OptionContract.parse(symbol) for symbol in unique]
-    terms = pd.DataFrame(
-        {
-            "symbol": pd.Series(unique, dtype="str"),
-            "underlying": pd.Series([c.underlying for c in contracts], dtype="str"),
-            "expiry": pd.to_datetime([c.expiry for c in contracts]).as_unit("ns"),
-            "strike": np.array([float(c.strike) for c in contracts], dtype="float64"),
-            "right": pd.Series([c.right.value for c in contracts], dtype="str"),
-        }
-    )
+    terms = pd.concat([pd.Series(unique, dtype="str", name="symbol"), occ_terms(unique)], axis=1)
     frame = terms.iloc[codes].reset_index(drop=True)
     ts = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     frame.insert(0, "ts", ts.as_unit("ns"))

@@ -18,7 +18,6 @@ import math
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +25,7 @@ import pandas as pd
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput
 from marketdata.core.option_pricing import bsm_greeks, bsm_price
-from marketdata.core.options import OptionContract, Right, is_monthly_expiry, weekly_expiries
+from marketdata.core.options import is_monthly_expiry, occ_symbols, weekly_expiries
 from marketdata.core.providers.base import DataProvider, check_range
 from marketdata.core.providers.option_chains import OptionChainProvider, chain_frame
 from marketdata.core.providers.synthetic import TRADING_DAYS, SyntheticProvider
@@ -234,15 +233,13 @@ def _quotes(underlying, days, sessions, close, rv_short, rv_long, day, expiry, t
 
 
 def _symbols(underlying, expiry, thousandths, call) -> np.ndarray:
-    keys = pd.MultiIndex.from_arrays([expiry, thousandths, call])
-    codes, unique = pd.factorize(keys)
-    names = [
-        OptionContract(
-            underlying, pd.Timestamp(e).date(), Decimal(int(k)) / 1000, Right.CALL if c else Right.PUT
-        ).symbol
-        for e, k, c in unique
-    ]
-    return np.asarray(names, dtype=object)[codes]
+    """Each row's OCC symbol, written once per contract."""
+    # One integer per contract: its expiry's day, then its strike, then its right.
+    keys = (expiry.astype("datetime64[D]").astype(np.int64) * 10**9 + thousandths) * 2 + call
+    unique, codes = np.unique(keys, return_inverse=True)
+    call_of, rest = unique % 2 == 1, unique // 2
+    names = occ_symbols(underlying, (rest // 10**9).astype("datetime64[D]"), rest % 10**9, call_of)
+    return names[codes.ravel()]
 
 
 def _years(expiry, sessions) -> np.ndarray:
