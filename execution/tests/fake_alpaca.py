@@ -29,6 +29,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from execution.core.brokers.alpaca import AlpacaBroker
+
 KEY, SECRET = "fake-key-id", "fake-secret"
 START = datetime(2024, 5, 2, 13, 30, tzinfo=UTC)  # the fake's clock: one second per event
 HANG_LIMIT = 10.0  # a hung answer is released by the test, or after this many seconds
@@ -677,3 +679,9 @@ def _json(status: int, body: Any) -> Response:
     if body is None:
         return Response(status=status)
     return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def make_broker(fake: FakeAlpaca, **kwargs) -> AlpacaBroker:
+    """An AlpacaBroker on the fake (paper keys, a short timeout unless given)."""
+    options = {"url_override": fake.url, "stream_url": fake.stream_url, "timeout": 2.0} | kwargs
+    return AlpacaBroker(KEY, SECRET, **options)

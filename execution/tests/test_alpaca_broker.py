@@ -24,31 +24,11 @@ from execution.core.brokers.base import (
     OrderRejected,
     OrderRequest,
 )
-from execution.tests.fake_alpaca import KEY, SECRET, START, FakeAlpaca
+from execution.tests.fake_alpaca import KEY, SECRET, START, make_broker
 from marketdata.core.errors import NotFound, ProviderNotConfigured
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 
 NOW = 1_714_656_600.0  # the broker's clock where a test reads rate-limit reset times
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    # One server for the module: stopping werkzeug's takes up to half a second.
-    fake = FakeAlpaca().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.reset()
-    yield fake_server
-    fake_server.release()
-
-
-def make_broker(fake: FakeAlpaca, **kwargs) -> AlpacaBroker:
-    options = {"url_override": fake.url, "stream_url": fake.stream_url, "timeout": 2.0} | kwargs
-    return AlpacaBroker(KEY, SECRET, **options)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from execution.core.brokers.alpaca import AlpacaBroker
 from execution.core.brokers.base import (
     BrokerLeg,
     BrokerPosition,
@@ -17,32 +16,13 @@ from execution.core.brokers.base import (
     OrderRejected,
 )
 from execution.core.oms import order_send
-from execution.tests.fake_alpaca import KEY, SECRET, START, FakeAlpaca
+from execution.tests.fake_alpaca import KEY, SECRET, START, make_broker
 from marketdata.core.errors import InvalidInput, NotFound
 from strategies.core.options import OptionFill
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 
 CALL_500, CALL_505 = "SPY240621C00500000", "SPY240621C00505000"
 PUT_480, PUT_475 = "SPY240621P00480000", "SPY240621P00475000"
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    fake = FakeAlpaca().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.reset()
-    yield fake_server
-    fake_server.release()
-
-
-def make_broker(fake: FakeAlpaca, **kwargs) -> AlpacaBroker:
-    options = {"url_override": fake.url, "stream_url": fake.stream_url, "timeout": 2.0} | kwargs
-    return AlpacaBroker(KEY, SECRET, **options)
 
 
 @pytest.fixture

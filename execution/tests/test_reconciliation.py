@@ -11,7 +11,7 @@ from execution.core.brokers.base import OrderRequest
 from execution.models import Order, Position
 from execution.reconciliation_services import reconcile
 from execution.services import OrderSpec, account_open, order_create, order_submit
-from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
+from execution.tests.fake_alpaca import KEY, SECRET
 from quantsite.events import event_bus
 from risk.core.state import TradingState
 from risk.services import trading_state_get
@@ -20,20 +20,6 @@ from strategies.core.types import Side
 from strategies.lifecycle_services import strategy_version_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    server = FakeAlpaca().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.reset()
-    yield fake_server
-    fake_server.release()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ is one contract of each leg; money is price x multiplier x units.
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple, Protocol
 
 from marketdata.core.errors import InvalidInput
@@ -49,6 +50,28 @@ class OptionLeg:
         return self.signed_ratio * value
 
 
+def option_terms_check(symbols, underlyings, qty, order_type: OrderType, limit_price) -> None:
+    """The terms every option order must meet, however it is held (a strategy's OptionOrder, a
+    broker's request): 1 to 4 legs of distinct contracts on one underlying, a whole number of
+    units above 0, market or limit, a limit price (a finite number) on a limit order only."""
+    if not 1 <= len(symbols) <= MAX_LEGS:
+        raise InvalidInput(f"an option order has 1 to {MAX_LEGS} legs, not {len(symbols)}")
+    if len(set(symbols)) != len(symbols):
+        raise InvalidInput(f"an option order names a contract twice: {', '.join(symbols)}")
+    if len(set(underlyings)) != 1:
+        raise InvalidInput(
+            f"an option order's legs must share one underlying, not {sorted(set(underlyings))}"
+        )
+    if isinstance(qty, bool) or not isinstance(qty, int | Decimal) or qty < 1 or qty != int(qty):
+        raise InvalidInput(f"an option order's quantity must be a whole number of units above 0, not {qty!r}")
+    if order_type not in (OrderType.MARKET, OrderType.LIMIT):
+        raise InvalidInput(f"an option order is market or limit, not {order_type}")
+    if (order_type is OrderType.LIMIT) != (limit_price is not None):
+        raise InvalidInput("a limit option order needs a limit price, and only a limit order has one")
+    if limit_price is not None and not abs(limit_price) < float("inf"):  # NaN too
+        raise InvalidInput(f"an option order's limit price must be a number, not {limit_price}")
+
+
 _order_numbers = itertools.count(1)
 
 
@@ -80,30 +103,22 @@ class OptionOrder:
 
     def __post_init__(self) -> None:
         self.legs = tuple(self.legs)
-        if not 1 <= len(self.legs) <= MAX_LEGS:
-            raise InvalidInput(f"an option order has 1 to {MAX_LEGS} legs, not {len(self.legs)}")
         if any(not isinstance(leg, OptionLeg) for leg in self.legs):
             raise InvalidInput("an option order's legs must be OptionLeg values")
-        underlyings = {leg.contract.underlying for leg in self.legs}
-        if len(underlyings) != 1:
-            raise InvalidInput(f"an option order's legs must share one underlying, not {sorted(underlyings)}")
+        option_terms_check(
+            [leg.symbol for leg in self.legs],
+            [leg.contract.underlying for leg in self.legs],
+            self.qty,
+            self.order_type,
+            self.limit_price,
+        )
+        self.qty = int(self.qty)
         if len({leg.contract.multiplier for leg in self.legs}) != 1:
             raise InvalidInput("an option order's legs must share one multiplier")
-        symbols = [leg.symbol for leg in self.legs]
-        if len(set(symbols)) != len(symbols):
-            raise InvalidInput(f"an option order names a contract twice: {', '.join(symbols)}")
-        if isinstance(self.qty, bool) or not isinstance(self.qty, int) or self.qty < 1:
-            raise InvalidInput(f"an option order's quantity must be a whole number above 0, not {self.qty!r}")
-        if self.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise InvalidInput(f"an option order is market or limit, not {self.order_type}")
-        if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
-            raise InvalidInput("a limit option order needs a limit price, and only a limit order has one")
-        for name in ("limit_price", "expected_price"):
-            price = getattr(self, name)
-            if price is not None and not abs(price) < float("inf"):  # NaN too
-                raise InvalidInput(
-                    f"an option order's {name.replace('_', ' ')} must be a number, not {price}"
-                )
+        if self.expected_price is not None and not abs(self.expected_price) < float("inf"):  # NaN too
+            raise InvalidInput(
+                f"an option order's expected price must be a number, not {self.expected_price}"
+            )
 
     @property
     def underlying(self) -> str:

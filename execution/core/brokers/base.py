@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from marketdata.core.errors import ApplicationError, InvalidInput, NotFound, ServiceUnavailable
 from marketdata.core.options import OptionContract
-from strategies.core.options import MAX_LEGS, OptionFill
+from strategies.core.options import OptionFill, option_terms_check
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
 
 
@@ -105,28 +105,19 @@ class OptionOrderRequest:
     def __post_init__(self) -> None:
         if not self.client_order_id:
             raise InvalidInput("an order request needs its client_order_id")
-        if not 1 <= len(self.legs) <= MAX_LEGS:
-            raise InvalidInput(f"an option order has 1 to {MAX_LEGS} legs, not {len(self.legs)}")
         symbols = [leg.symbol for leg in self.legs]
-        if len(set(symbols)) != len(symbols):
-            raise InvalidInput(f"an option order names a contract twice: {', '.join(symbols)}")
-        if len({OptionContract.parse(symbol).underlying for symbol in symbols}) != 1:
-            raise InvalidInput(f"an option order's legs must share one underlying: {', '.join(symbols)}")
+        option_terms_check(
+            symbols,
+            [OptionContract.parse(symbol).underlying for symbol in symbols],
+            self.qty,
+            self.order_type,
+            self.limit_price,
+        )
         if any(
             isinstance(leg.ratio, bool) or not isinstance(leg.ratio, int) or leg.ratio < 1
             for leg in self.legs
         ):
             raise InvalidInput("a leg's ratio must be a positive whole number")
-        if not self.qty.is_finite() or self.qty <= 0 or self.qty != self.qty.to_integral_value():
-            raise InvalidInput(
-                f"an option order's quantity must be a whole number of units above 0, not {self.qty}"
-            )
-        if self.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise InvalidInput(f"an option order is market or limit, not {self.order_type}")
-        if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
-            raise InvalidInput("a limit option order needs a limit price, and only a limit order has one")
-        if self.limit_price is not None and not self.limit_price.is_finite():
-            raise InvalidInput(f"an option order's limit price must be a number, not {self.limit_price}")
 
     @property
     def underlying(self) -> str:
