@@ -215,14 +215,11 @@ class _Run:
         times = data.ts.to_pydatetime()
         for step in range(first, len(data)):
             ts, close = times[step], float(data.close[step])
-            book.mark(underlying, close)
-            for settlement in book.settle_expiries(ts, {underlying: close}, step):
+            chain = self.sessions.chain(step, ts)
+            for settlement in book.session_open(underlying, ts, close, chain, step):
                 if settlement.fill is not None:
                     self._record(settlement.fill)
             self._report_option_trades()
-            chain = self.sessions.chain(step, ts)
-            if chain is not None:
-                book.mark_chain(chain)
             if on_step is not None:
                 on_step(ts, book.equity, new_session=True)
             if chain is None:
