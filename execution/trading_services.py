@@ -21,9 +21,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import structlog
 from django.conf import settings
@@ -35,7 +37,7 @@ from execution.choices import BrokerName, TradingMode
 from execution.core.brokers.base import BrokerClient, TradeUpdate
 from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.ledger import TradeLedger
-from execution.core.portfolio import Portfolio
+from execution.core.option_book import OptionBook
 from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
 from execution.manual_order_services import (
@@ -45,7 +47,7 @@ from execution.manual_order_services import (
     refusal_text,
     spec_of,
 )
-from execution.models import Position, TradingAccount
+from execution.models import OrderLeg, Position, TradingAccount
 from execution.position_services import (
     closing_order,
     position_close_done,
@@ -64,7 +66,8 @@ from execution.services import (
     orders_progress,
 )
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
-from marketdata.core.errors import Forbidden
+from marketdata.core.errors import Forbidden, InvalidInput, NotFound
+from marketdata.core.options import OptionContract
 from marketdata.selectors import stored_bars_get
 from monitoring.services import breakers_alert, metrics_after_fills
 from quantsite.audit import audit
@@ -74,7 +77,8 @@ from risk.core.state import TradingState
 from risk.services import flatten_done, risk_policy_get, trading_state_get, trading_states_get
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
-from strategies.core.options import OptionOrder
+from strategies.core.option_chain import ChainSnapshot
+from strategies.core.options import OptionExposure, OptionOrder
 from strategies.core.registry import strategy_build
 from strategies.core.types import Fill, PriceBar, Side
 from strategies.core.types import Order as CoreOrder
@@ -115,10 +119,16 @@ def trading_check(*, version: StrategyVersion, mode: str, broker: str) -> None:
         raise Forbidden(f"{mode} trading of {version.name} v{version.version} refused: " + "; ".join(missing))
 
 
-class OmsPortfolio(Portfolio):
+class OmsPortfolio(OptionBook):
     """A strategy version's account as the OMS keeps it (its cash and the positions its fills made),
-    marked at the latest bars: what the strategy and the risk manager see when the broker is a real
-    one (whose account may hold other strategies' positions too). read() loads it again."""
+    marked at the latest bars and chains: what the strategy and the risk manager see when the broker
+    is a real one (whose account may hold other strategies' positions too). Positions of OCC symbols
+    are its options (stored per contract in money, held here per share as a book holds them), marked
+    at their cost until a chain of their underlying marks them (mark_chain). read() loads it again.
+
+    The greeks of its options come from the latest chain of each underlying; an option held that no
+    chain prices leaves them unknown: option_exposure says so (NotFound) rather than count it as
+    nothing."""
 
     def __init__(self, version: StrategyVersion, mode: str) -> None:
         super().__init__(0.0)
@@ -129,7 +139,49 @@ class OmsPortfolio(Portfolio):
         account = TradingAccount.objects.get(strategy_version=self.version, mode=self.mode)
         self._cash = float(account.cash)
         rows = Position.objects.filter(strategy_version=self.version, mode=self.mode).exclude(qty=0)
-        self.positions = {p.symbol: CorePosition(p.symbol, float(p.qty), float(p.avg_price)) for p in rows}
+        shares, options = {}, {}
+        for row in rows:
+            try:
+                options[row.symbol] = (OptionContract.parse(row.symbol), row)
+            except InvalidInput:
+                shares[row.symbol] = CorePosition(row.symbol, float(row.qty), float(row.avg_price))
+        multipliers = dict(
+            OrderLeg.objects.filter(
+                order__strategy_version=self.version, order__mode=self.mode, symbol__in=list(options)
+            ).values_list("symbol", "order__multiplier")
+        )
+        self.positions = shares
+        self.option_positions = {}
+        for symbol, (terms, row) in options.items():
+            contract = replace(terms, multiplier=multipliers.get(symbol, terms.multiplier))
+            self.contracts[symbol] = contract
+            cost = float(row.avg_price) / contract.multiplier
+            self.option_positions[symbol] = CorePosition(symbol, float(row.qty), cost)
+            self.option_marks.setdefault(symbol, cost)
+            if (chain := self.chains.get(contract.underlying)) is not None and symbol in chain:
+                self._mark_contract(symbol, chain)
+        for symbol in set(self.option_marks) - set(options):
+            del self.option_marks[symbol]
+
+    def option_exposure(self) -> OptionExposure:
+        unknown = [
+            symbol
+            for symbol, contract in self.contracts.items()
+            if symbol in self.option_positions
+            and not _greeks_known(symbol, self.chains.get(contract.underlying))
+        ]
+        if unknown:
+            raise NotFound(
+                f"no chain gives the greeks of {', '.join(sorted(unknown))}, held by {self.version}"
+            )
+        return super().option_exposure()
+
+
+def _greeks_known(symbol: str, chain: ChainSnapshot | None) -> bool:
+    if chain is None or symbol not in chain:
+        return False
+    quote = chain.quote(symbol)
+    return bool(np.isfinite(quote.delta) and np.isfinite(quote.vega))
 
 
 class TradingSession:
