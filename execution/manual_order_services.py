@@ -10,21 +10,24 @@ its next bar (manual_orders_take), checked again by its own risk manager, as a p
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 from django.utils import timezone
 
 from execution.brokers import broker_client_build
 from execution.choices import AssetClass, BrokerName
 from execution.core.brokers.base import LegRequest, OrderRequest
 from execution.models import Order, TradingAccount
+from execution.selectors import chain_latest_get
 from execution.services import OptionOrderSpec, OrderSpec, Spec, order_create, order_submit
 from marketdata.core.bars import Timeframe
-from marketdata.core.errors import Conflict
+from marketdata.core.errors import Conflict, InvalidInput
 from marketdata.core.options import OptionContract
 from marketdata.selectors import last_closes_get
 from quantsite.audit import audit
 from quantsite.roles import OPERATOR, role_require
 from risk.core.manager import Decision, PolicyRiskManager
 from risk.services import risk_policy_get, trading_states_get
+from strategies.core.option_chain import ChainSnapshot
 from strategies.core.options import OptionLeg, OptionOrder
 from strategies.core.types import Order as CoreOrder
 from strategies.core.types import OrderStatus, OrderType, Side, TimeInForce
@@ -132,8 +135,33 @@ def order_risk_check(*, version: StrategyVersion, mode: str, order: CoreOrder | 
     closes = last_closes_get(symbols={*portfolio.positions, symbol}, timeframe=timeframe)
     for symbol, (close, _) in closes.items():
         portfolio.mark(symbol, float(close))  # a symbol without a bar has no price: refused
+    underlyings = {portfolio.contracts[symbol].underlying for symbol in portfolio.option_positions}
+    if isinstance(order, OptionOrder):
+        underlyings.add(order.underlying)
+    for underlying in sorted(underlyings):
+        if (chain := chain_latest_get(underlying=underlying)) is not None:
+            portfolio.mark_chain(chain)
+    if isinstance(order, OptionOrder):
+        option_order_priced(order, portfolio.chains.get(order.underlying))
     manager.on_step(timezone.now(), portfolio.equity, new_session=True)
     return manager.check_order(order, portfolio)
+
+
+def option_order_priced(order: OptionOrder, chain: ChainSnapshot | None) -> None:
+    """An option order placed by hand gets what a strategy's carries, from the chain of its
+    underlying: the net mark of its legs (expected_price) and their greeks (exposure), for the risk
+    manager to measure it by. Without a chain that marks every leg it is left without them (and an
+    order that opens is refused for it)."""
+    if chain is None or any(leg.symbol not in chain for leg in order.legs):
+        return
+    try:
+        expected, exposure = chain.net_mark(order.legs), chain.exposure(order.legs, 1)
+    except InvalidInput:  # a leg neither quoted on both sides nor with a volatility
+        return
+    if order.expected_price is None:
+        order.expected_price = expected
+    if order.exposure is None and all(np.isfinite(exposure)):
+        order.exposure = exposure
 
 
 def refusal_text(decision: Decision) -> str:

@@ -32,7 +32,9 @@ from execution.core.brokers.base import (
     OrderRequest,
     TradeUpdate,
 )
+from execution.core.brokers.simulated import decimal_of
 from execution.core.oms import client_order_id, order_send, report_stale, transition_check
+from execution.core.option_book import Settlement
 from execution.core.portfolio import Position as CorePosition
 from execution.models import Fill, Order, OrderLeg, Position, TradingAccount
 from marketdata.core.errors import ApplicationError, Conflict, InvalidInput
@@ -224,6 +226,54 @@ def order_cancel(*, order: Order, client: BrokerClient | None, actor=None, reaso
             order = orders_progress(items=[answer]).get(order.client_order_id, order)
     audit(actor=actor, action="order.cancel", subject=order, summary=f"{order}: {reason}")
     return order
+
+
+def option_settlements_record(
+    *, version: StrategyVersion, mode: str, settlements: list[Settlement], multipliers: dict[str, int]
+) -> None:
+    """Contracts settled at expiry by the paper broker's book, into the positions and cash the OMS
+    keeps, in one transaction: each position of a contract closed at its settlement value (intrinsic
+    in cash, 0 when worthless or settled in shares), and an exercise's or assignment's shares bought
+    or sold at the strike. Each is in the audit trail."""
+    if not settlements:
+        return
+    with transaction.atomic():
+        account = TradingAccount.objects.select_for_update().get(strategy_version=version, mode=mode)
+        records = []
+        for settled in settlements:
+            moves = [
+                (
+                    settled.symbol,
+                    Decimal(-settled.contracts),
+                    decimal_of(settled.price) * multipliers[settled.symbol],
+                )
+            ]
+            if settled.fill is not None:
+                signed = settled.fill.qty if settled.fill.side is Side.BUY else -settled.fill.qty
+                moves.append((settled.fill.symbol, decimal_of(signed), decimal_of(settled.fill.price)))
+            for symbol, qty, price in moves:
+                position, _ = Position.objects.select_for_update().get_or_create(
+                    strategy_version=version, mode=mode, symbol=symbol
+                )
+                held = CorePosition(position.symbol, position.qty, position.avg_price, position.realized_pnl)
+                held.apply(qty, price)
+                position.qty, position.avg_price, position.realized_pnl = (
+                    held.qty,
+                    held.avg_price,
+                    held.realized_pnl,
+                )
+                position.save(update_fields=["qty", "avg_price", "realized_pnl", "updated_at"])
+                account.cash -= qty * price
+            records.append(
+                audit_record(
+                    actor=None,
+                    action="option.settled",
+                    subject=version,
+                    summary=f"{settled.symbol}: {settled.contracts} {settled.reason} at {settled.price}",
+                )
+            )
+        account.save(update_fields=["cash", "updated_at"])
+        AuditRecord.objects.bulk_create(records)
 
 
 def account_open(*, version: StrategyVersion, mode: str, broker: str, capital: Decimal) -> TradingAccount:

@@ -21,9 +21,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import structlog
 from django.conf import settings
@@ -32,20 +34,22 @@ from backtests.core.engine import costs_of
 from backtests.core.results import BacktestConfig
 from execution.brokers import broker_client_build
 from execution.choices import BrokerName, TradingMode
-from execution.core.brokers.base import BrokerClient, TradeUpdate
+from execution.core.brokers.base import BrokerClient, LegRequest, OptionOrderRequest, TradeUpdate
 from execution.core.brokers.simulated import SimulatedBrokerClient, decimal_of
 from execution.core.ledger import TradeLedger
-from execution.core.portfolio import Portfolio
+from execution.core.option_book import OptionBook
+from execution.core.option_runner import OptionRunner, fill_since
 from execution.core.portfolio import Position as CorePosition
 from execution.core.runner import StepReport, StrategyRunner
 from execution.manual_order_services import (
     core_order_of,
     core_order_text,
     manual_orders_take,
+    option_order_priced,
     refusal_text,
     spec_of,
 )
-from execution.models import Position, TradingAccount
+from execution.models import OrderLeg, Position, TradingAccount
 from execution.position_services import (
     closing_order,
     position_close_done,
@@ -53,18 +57,22 @@ from execution.position_services import (
     working_orders_cancel,
 )
 from execution.reconciliation_services import reconcile
+from execution.selectors import chain_latest_get
 from execution.services import (
     Later,
+    OptionOrderSpec,
     OrderSpec,
     Progress,
     account_open,
+    option_settlements_record,
     order_cancel,
     order_place,
     order_submit,
     orders_progress,
 )
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
-from marketdata.core.errors import Forbidden
+from marketdata.core.errors import Forbidden, InvalidInput, NotFound
+from marketdata.core.options import OptionContract
 from marketdata.selectors import stored_bars_get
 from monitoring.services import breakers_alert, metrics_after_fills
 from quantsite.audit import audit
@@ -74,9 +82,11 @@ from risk.core.state import TradingState
 from risk.services import flatten_done, risk_policy_get, trading_state_get, trading_states_get
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
-from strategies.core.options import OptionOrder
+from strategies.core.option_chain import ChainSnapshot
+from strategies.core.option_strategies import OptionStrategy
+from strategies.core.options import OptionExposure, OptionFill, OptionOrder
 from strategies.core.registry import strategy_build
-from strategies.core.types import Fill, PriceBar, Side
+from strategies.core.types import Fill, OrderStatus, PriceBar, Side
 from strategies.core.types import Order as CoreOrder
 from strategies.lifecycle_services import ADVANCES, strategy_version_advance
 from strategies.models import StrategyVersion
@@ -115,10 +125,16 @@ def trading_check(*, version: StrategyVersion, mode: str, broker: str) -> None:
         raise Forbidden(f"{mode} trading of {version.name} v{version.version} refused: " + "; ".join(missing))
 
 
-class OmsPortfolio(Portfolio):
+class OmsPortfolio(OptionBook):
     """A strategy version's account as the OMS keeps it (its cash and the positions its fills made),
-    marked at the latest bars: what the strategy and the risk manager see when the broker is a real
-    one (whose account may hold other strategies' positions too). read() loads it again."""
+    marked at the latest bars and chains: what the strategy and the risk manager see when the broker
+    is a real one (whose account may hold other strategies' positions too). Positions of OCC symbols
+    are its options (stored per contract in money, held here per share as a book holds them), marked
+    at their cost until a chain of their underlying marks them (mark_chain). read() loads it again.
+
+    The greeks of its options come from the latest chain of each underlying; an option held that no
+    chain prices leaves them unknown: option_exposure says so (NotFound) rather than count it as
+    nothing."""
 
     def __init__(self, version: StrategyVersion, mode: str) -> None:
         super().__init__(0.0)
@@ -129,7 +145,49 @@ class OmsPortfolio(Portfolio):
         account = TradingAccount.objects.get(strategy_version=self.version, mode=self.mode)
         self._cash = float(account.cash)
         rows = Position.objects.filter(strategy_version=self.version, mode=self.mode).exclude(qty=0)
-        self.positions = {p.symbol: CorePosition(p.symbol, float(p.qty), float(p.avg_price)) for p in rows}
+        shares, options = {}, {}
+        for row in rows:
+            try:
+                options[row.symbol] = (OptionContract.parse(row.symbol), row)
+            except InvalidInput:
+                shares[row.symbol] = CorePosition(row.symbol, float(row.qty), float(row.avg_price))
+        multipliers = dict(
+            OrderLeg.objects.filter(
+                order__strategy_version=self.version, order__mode=self.mode, symbol__in=list(options)
+            ).values_list("symbol", "order__multiplier")
+        )
+        self.positions = shares
+        self.option_positions = {}
+        for symbol, (terms, row) in options.items():
+            contract = replace(terms, multiplier=multipliers.get(symbol, terms.multiplier))
+            self.contracts[symbol] = contract
+            cost = float(row.avg_price) / contract.multiplier
+            self.option_positions[symbol] = CorePosition(symbol, float(row.qty), cost)
+            self.option_marks.setdefault(symbol, cost)
+            if (chain := self.chains.get(contract.underlying)) is not None and symbol in chain:
+                self._mark_contract(symbol, chain)
+        for symbol in set(self.option_marks) - set(options):
+            del self.option_marks[symbol]
+
+    def option_exposure(self) -> OptionExposure:
+        unknown = [
+            symbol
+            for symbol, contract in self.contracts.items()
+            if symbol in self.option_positions
+            and not _greeks_known(symbol, self.chains.get(contract.underlying))
+        ]
+        if unknown:
+            raise NotFound(
+                f"no chain gives the greeks of {', '.join(sorted(unknown))}, held by {self.version}"
+            )
+        return super().option_exposure()
+
+
+def _greeks_known(symbol: str, chain: ChainSnapshot | None) -> bool:
+    if chain is None or symbol not in chain:
+        return False
+    quote = chain.quote(symbol)
+    return bool(np.isfinite(quote.delta) and np.isfinite(quote.vega))
 
 
 class TradingSession:
@@ -182,6 +240,30 @@ class TradingSession:
             self.portfolio = OmsPortfolio(version, mode)
             hooks = {"on_bar_open": self._marked}
         portfolio = self.portfolio
+        self.options = isinstance(self.strategy, OptionStrategy)
+        if self.options:
+            self.runner = OptionRunner(
+                self.strategy,
+                risk_manager=self.risk,
+                portfolio=portfolio,
+                send=self._send_any,
+                refused=self._refused,
+            )
+            self._bars = history.get(self.strategy.underlying, pd.DataFrame(columns=list(BAR_COLUMNS)))
+            self._option_orders: dict[str, tuple[OptionOrder, OptionOrderRequest]] = {}  # working
+            self._option_filled: dict[str, OptionFill] = {}  # each order's fills so far, as reported
+            self._settled = 0  # the paper book's settlements recorded
+        else:
+            self._start_runner(history, slippage, commission, hooks)
+        audit(
+            actor=actor,
+            action="session.start",
+            subject=version,
+            summary=f"{version} trading {mode} on {broker}",
+        )
+
+    def _start_runner(self, history, slippage, commission, hooks) -> None:
+        portfolio = self.portfolio
         self.runner = StrategyRunner(
             self.strategy,
             risk_manager=self.risk,
@@ -193,12 +275,6 @@ class TradingSession:
             send=self._send,
             refused=self._refused,
             **hooks,
-        )
-        audit(
-            actor=actor,
-            action="session.start",
-            subject=version,
-            summary=f"{version} trading {mode} on {broker}",
         )
 
     def on_bars(self, bars: Mapping[str, PriceBar]) -> StepReport:
@@ -236,7 +312,7 @@ class TradingSession:
                 log.info("kill switch: paper order dropped", client_order_id=order.id)
         if isinstance(self.portfolio, OmsPortfolio):
             self.portfolio.read()  # the fills the stream applied since the last bar
-        report = self.runner.on_bars(bars)
+        report = self._option_step(bars) if self.options else self.runner.on_bars(bars)
         if states.flatten_requested:
             self._flatten(report.ts)
         self._close_requested(report.ts)
@@ -249,7 +325,8 @@ class TradingSession:
     def _flatten(self, ts: datetime) -> None:
         """The kill switch asked for the positions to be closed: market orders, reduce-only, sent
         past the (halted) strategy and risk manager, each in the audit trail."""
-        held = {s: q for s in self.strategy.symbols if (q := self.portfolio.position(s))}
+        symbols = [self.strategy.underlying] if self.options else self.strategy.symbols
+        held = {s: q for s in symbols if (q := self.portfolio.position(s))}
         for symbol, qty in held.items():
             side = Side.SELL if qty > 0 else Side.BUY
             order = CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, reason="kill switch: flatten")
@@ -277,12 +354,106 @@ class TradingSession:
         the session's risk manager, then sent, or cancelled with the manager's reasons."""
         for stored in manual_orders_take(version=self.version, mode=self.mode):
             order = core_order_of(spec_of(stored))
+            if isinstance(order, OptionOrder):
+                option_order_priced(order, self.portfolio.chains.get(order.underlying))
             decision = self.risk.check_order(order, self.portfolio)
             if decision.approved:
                 order_submit(order=stored, client=self.client, actor=self.actor, later=self._later)
             else:
                 self._refused(order, decision)
                 order_cancel(order=stored, client=None, actor=self.actor, reason=refusal_text(decision))
+
+    def _option_step(self, bars: Mapping[str, PriceBar]) -> StepReport:
+        """A bar of an options strategy's session: with a new daily bar of its underlying, the
+        session's chain (chain_latest_get over the bars so far) goes to the broker (the paper broker
+        settles expiries, marks its book and meets working limits with it; a real broker's account is
+        marked at it), the strategy hears of its orders' fills, the risk manager steps, and the
+        strategy decides on the chain (OptionRunner: checked, then sent through the OMS)."""
+        underlying = self.strategy.underlying
+        bar = bars.get(underlying)
+        ts = next(iter(bars.values())).ts
+        if bar is None:
+            return StepReport(ts)
+        row = pd.DataFrame([[getattr(bar, c) for c in BAR_COLUMNS]], columns=list(BAR_COLUMNS))
+        self._bars = pd.concat([self._bars, row.set_index(pd.DatetimeIndex([pd.Timestamp(bar.ts)]))])
+        paper = isinstance(self.client, SimulatedBrokerClient)
+        if paper:
+            self.client.bar_open(bar)
+        chain = chain_latest_get(underlying=underlying, bars=self._bars)
+        if chain is None:
+            log.info("no option chain for this bar", underlying=underlying, ts=ts.isoformat())
+            return StepReport(ts)
+        if paper:
+            self.client.chain_update(chain)
+            settled, self._settled = (
+                self.portfolio.settlements[self._settled :],
+                len(self.portfolio.settlements),
+            )
+            option_settlements_record(
+                version=self.version,
+                mode=self.mode,
+                settlements=settled,
+                multipliers={s.symbol: self.portfolio.contracts[s.symbol].multiplier for s in settled},
+            )
+        else:
+            self.portfolio.mark_chain(chain)
+        self._option_progress()
+        self.risk.on_step(ts, self.portfolio.equity, new_session=True)
+        report = self.runner.on_chain(chain)
+        self._option_progress()
+        if paper:
+            self.client.bar_close(bar)
+        return report
+
+    def _send_any(self, order: CoreOrder | OptionOrder, signal: str) -> None:
+        """An approved order of an options strategy: an option order through the OMS, followed until
+        it ends; shares as any order."""
+        if not isinstance(order, OptionOrder):
+            self._send(order, signal)
+            return
+        spec = OptionOrderSpec(
+            legs=tuple(LegRequest(leg.symbol, leg.side, leg.ratio) for leg in order.legs),
+            qty=Decimal(order.qty),
+            order_type=order.order_type,
+            limit_price=None if order.limit_price is None else decimal_of(order.limit_price),
+            tif=order.tif,
+            reduce_only=order.reduce_only,
+            multiplier=order.multiplier,
+            reason=order.reason,
+        )
+        stored = order_place(
+            version=self.version,
+            mode=self.mode,
+            broker=self.broker,
+            spec=spec,
+            signal=signal,
+            client=self.client,
+            actor=self.actor,
+            later=self._later,
+        )
+        if OrderStatus(stored.status).terminal:  # refused by the broker
+            order.status = OrderStatus(stored.status)
+            return
+        self._option_orders[stored.client_order_id] = (order, spec.request(stored.client_order_id))
+
+    def _option_progress(self) -> None:
+        """The strategy's working option orders as their broker reports them: what filled since the
+        last report goes to the strategy (on_option_fill), and each takes the broker's status."""
+        for cid, (order, request) in list(self._option_orders.items()):
+            report = self.client.get_order(cid)
+            if report is None:
+                continue  # not known to the broker yet: reconciliation settles it
+            filled = self.client.get_option_fill(request)
+            if filled is not None:
+                fill = fill_since(filled, self._option_filled.get(cid), order.id)
+                if fill is not None:
+                    self._option_filled[cid] = filled
+                    order.filled_qty, order.avg_fill_price = filled.qty, filled.net_price
+                    self.strategy.on_option_fill(fill)
+            order.status = report.status
+            if order.status.terminal:
+                del self._option_orders[cid]
+                self._option_filled.pop(cid, None)
 
     def _marked(self, bar: PriceBar) -> None:
         self.portfolio.mark(bar.symbol, bar.close)

@@ -5,8 +5,8 @@ the broker, book and risk checks of paper trading.
         contracts expiring that day (or before, on a day without a session) settle at the close
         the book is marked to the session's chain (by quote or by model)
         working option orders (limits) meet the chain
-        orders = strategy.on_chain(chain, book)
-        each order: risk_manager.check_order(order, book) ->
+XX
+        each order: risk_manager.check_order(order, book) (execution.core.option_runner) ->
             an OptionOrder fills as one at the net of its legs at the touch (execution.core.option_fills)
             an Order (shares of the underlying) fills at the close with the equity costs
         equity = cash + shares x spot + contracts at their marks
@@ -30,14 +30,15 @@ from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve
 from execution.core.ledger import Trade, TradeLedger, Trades
 from execution.core.option_book import OptionBook, OptionTrade
 from execution.core.option_fills import OptionCommission
+from execution.core.option_runner import OptionRunner
 from execution.core.simulated import SimulatedBroker
 from marketdata.core.bars import BarArrays
 from marketdata.core.errors import InvalidInput
 from marketdata.core.providers.option_chains import CHAIN_COLUMNS
-from risk.core.manager import RiskManager
+from risk.core.manager import Decision, RiskManager
 from strategies.core.option_chain import ChainSnapshot
 from strategies.core.options import OptionFill, OptionOrder, OptionPortfolioView
-from strategies.core.types import Fill, Order, OrderStatus, PriceBar
+from strategies.core.types import Fill, Order, PriceBar
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,11 @@ class _Run:
         self.sessions_without_chain = 0
         self._on_trade_closed = getattr(risk, "on_trade_closed", None)
         self._reported = 0  # option trades told to the risk manager
+        self.runner = OptionRunner(
+            strategy, risk_manager=risk, portfolio=self.book, send=self._submit, refused=self._refused
+        )
+        self._chain: ChainSnapshot | None = None  # the session's, while the strategy decides on it
+        self._bar: PriceBar | None = None
 
     def simulate(self, first: int) -> None:
         data, book, broker, strategy = self.data, self.book, self.broker, self.strategy
@@ -215,14 +221,11 @@ class _Run:
         times = data.ts.to_pydatetime()
         for step in range(first, len(data)):
             ts, close = times[step], float(data.close[step])
-            book.mark(underlying, close)
-            for settlement in book.settle_expiries(ts, {underlying: close}, step):
+            chain = self.sessions.chain(step, ts)
+            for settlement in book.session_open(underlying, ts, close, chain, step):
                 if settlement.fill is not None:
                     self._record(settlement.fill)
             self._report_option_trades()
-            chain = self.sessions.chain(step, ts)
-            if chain is not None:
-                book.mark_chain(chain)
             if on_step is not None:
                 on_step(ts, book.equity, new_session=True)
             if chain is None:
@@ -231,26 +234,25 @@ class _Run:
                 for fill in broker.on_chain(chain):
                     strategy.on_option_fill(fill)
                 self._report_option_trades()
-                bar = PriceBar(
-                    underlying,
-                    ts,
-                    *(float(getattr(data, c)[step]) for c in ("open", "high", "low", "close", "volume")),
-                    step,
+                self._chain, self._bar = (
+                    chain,
+                    PriceBar(
+                        underlying,
+                        ts,
+                        *(float(getattr(data, c)[step]) for c in ("open", "high", "low", "close", "volume")),
+                        step,
+                    ),
                 )
-                for order in strategy.on_chain(chain, book):
-                    self._submit(order, chain, bar)
+                self.runner.on_chain(chain)
             equity, gross = book.valuation()
             self.equity[step], self.cash[step] = equity, book.cash
             self.exposure[step] = gross / equity if equity > 0 else 0.0
 
-    def _submit(self, order: OptionOrder | Order, chain: ChainSnapshot, bar: PriceBar) -> None:
+    def _submit(self, order: OptionOrder | Order, signal: str) -> None:
+        """An order the risk manager approved, to the broker at this session's chain and bar."""
+        chain, bar = self._chain, self._bar
         if isinstance(order, Order) and order.symbol != bar.symbol:
             raise InvalidInput(f"an options backtest of {bar.symbol} trades no shares of {order.symbol}")
-        decision = self.risk.check_order(order, self.book)
-        if not decision.approved:
-            order.status = OrderStatus.REJECTED
-            self.broker.rejected.append((order, "; ".join(r.message for r in decision.reasons)))
-            return
         if isinstance(order, OptionOrder):
             fill = self.broker.submit_option(order, chain)
             if fill is not None:
@@ -259,6 +261,9 @@ class _Run:
             return
         for fill in self.broker.submit(order, bar):
             self._record(fill)
+
+    def _refused(self, order: OptionOrder | Order, decision: Decision) -> None:
+        self.broker.rejected.append((order, "; ".join(r.message for r in decision.reasons)))
 
     def _record(self, fill: Fill) -> None:
         closed = len(self.ledger.trades)

@@ -203,6 +203,18 @@ class OptionBook(Portfolio):
             if self.contracts[symbol].underlying == chain.underlying and symbol in chain:
                 self._mark_contract(symbol, chain)
 
+    def session_open(
+        self, underlying: str, ts: datetime, spot: float, chain: ChainSnapshot | None, bar_index: int = -1
+    ) -> list[Settlement]:
+        """A session of underlying at ts, its price spot: the underlying is marked, contracts
+        expiring by then settle, and the book is marked to the session's chain when there is one.
+        The settlements (share fills of exercises and assignments carry bar_index)."""
+        self.mark(underlying, spot)
+        settled = self.settle_expiries(ts, {underlying: spot}, bar_index)
+        if chain is not None:
+            self.mark_chain(chain)
+        return settled
+
     def settle_expiries(
         self, ts: datetime, spot: Mapping[str, float], bar_index: int = -1
     ) -> list[Settlement]:

@@ -1,6 +1,6 @@
 """Option orders through the OMS: stored with their legs before they are sent, sent once to Alpaca
 (the local fake), their legs' fills recorded once per leg into positions of the contracts and cash,
-checked by the risk manager when placed by hand, and listed with their legs."""
+checked by the risk manager on the latest chain when placed by hand, and listed with their legs."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,9 +16,7 @@ from execution.services import OptionOrderSpec, Progress, order_place, orders_pr
 from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
 from marketdata.core.errors import Conflict
 from quantsite.models import AuditRecord
-from risk.core.manager import APPROVED, Decision, PolicyRiskManager, Reason
 from strategies.core.config import StrategyConfig
-from strategies.core.options import OptionOrder
 from strategies.core.types import OrderType, Side
 
 pytestmark = pytest.mark.django_db
@@ -225,55 +223,64 @@ def test_alpacas_refusal_of_bad_legs_leaves_the_order_rejected_with_its_reason(v
 # --- placed by hand: the risk manager sees the option order -----------------------------------------
 
 
-@pytest.fixture
-def checked(monkeypatch):
-    """The orders PolicyRiskManager.check_order is asked about, and the decision it gives."""
-    seen: list = []
-    decision = {"now": APPROVED}
-
-    def check_order(self, order, portfolio):
-        seen.append(order)
-        return decision["now"]
-
-    monkeypatch.setattr(PolicyRiskManager, "check_order", check_order)
-    return seen, decision
+EXPIRY = "250221"  # of the synthetic chain of AAA on 2024-12-31, its last stored bar (at 89.19)
 
 
-def test_an_option_order_placed_by_hand_is_checked_by_the_risk_manager_then_sent(
-    version, fake, people, checked
+def condor(wing: int, limit="-0.20") -> OptionOrderSpec:
+    """An iron condor on AAA: the 83 put and 95 call sold, the wings wing dollars further out."""
+
+    def leg(right: str, strike: int, side: Side) -> LegRequest:
+        return LegRequest(f"AAA{EXPIRY}{right}{strike * 1000:08d}", side)
+
+    legs = (
+        leg("P", 83 - wing, Side.BUY),
+        leg("P", 83, Side.SELL),
+        leg("C", 95, Side.SELL),
+        leg("C", 95 + wing, Side.BUY),
+    )
+    return OptionOrderSpec(legs, Decimal(1), OrderType.LIMIT, Decimal(limit), reason="by hand")
+
+
+def test_an_iron_condor_placed_by_hand_within_the_limits_is_checked_on_the_chain_then_sent(
+    version, fake, people, aaa
 ):
     # when
-    placed = manual_order_place(
-        version=version, mode="paper", spec=spread(reason="by hand"), by=people["olga"]
-    )
+    placed = manual_order_place(version=version, mode="paper", spec=condor(wing=1), by=people["olga"])
 
-    # then: the risk manager read it as the strategies' OptionOrder
-    seen, _ = checked
-    assert len(seen) == 1
-    assert isinstance(seen[0], OptionOrder)
-    assert (seen[0].qty, seen[0].limit_price, [leg.symbol for leg in seen[0].legs]) == (
-        2,
-        1.5,
-        [CALL_100, CALL_105],
-    )
+    # then: the real risk manager measured it (max loss 100 - 20 = 80, within the policy) and it went
     assert (placed.outcome, placed.order.status, placed.order.asset_class) == ("sent", "accepted", "option")
     assert fake.posted[0]["order_class"] == "mleg"
+    assert not AuditRecord.objects.filter(action="order.refused").exists()
 
 
-def test_an_option_order_the_risk_manager_refuses_is_never_stored(version, fake, people, checked):
-    # given
-    _, decision = checked
-    decision["now"] = Decision(False, [Reason("risk_per_trade", "the spread can lose 744.00, above 200.00")])
-
-    # when / then
-    with pytest.raises(Conflict, match=r"the risk manager refuses the order: the spread can lose 744\.00"):
-        manual_order_place(version=version, mode="paper", spec=spread(), by=people["olga"])
+def test_an_iron_condor_beyond_the_max_risk_per_trade_is_refused_with_the_reason_and_audited(
+    version, fake, people, aaa
+):
+    # when / then: wings 5 wide lose up to 500 - 20 = 480, above the policy's risk per trade
+    with pytest.raises(
+        Conflict, match=r"the risk manager refuses the order: The order risks 480\.00"
+    ) as refused:
+        manual_order_place(version=version, mode="paper", spec=condor(wing=5), by=people["olga"])
+    assert [r["code"] for r in refused.value.details["reasons"]] == ["risk_per_trade"]
     assert Order.objects.count() == 0
     assert fake.posted == []
-    refusal = AuditRecord.objects.get(action="order.refused")
-    assert refusal.summary == (
-        f"2 x [buy 1 {CALL_100}, sell 1 {CALL_105}] placed by hand: the spread can lose 744.00, above 200.00"
+    record = AuditRecord.objects.get(action="order.refused")
+    assert record.summary.startswith("1 x [buy 1 AAA250221P00078000, sell 1 AAA250221P00083000, ")
+    assert "The order risks 480.00 (its max loss at expiry at the net price -0.2)" in record.summary
+    assert record.data["codes"] == ["risk_per_trade"]
+
+
+def test_options_held_whose_greeks_no_chain_gives_refuse_a_new_option_order(version, fake, people, aaa):
+    # given: a contract held that the chain of AAA does not list
+    Position.objects.create(
+        strategy_version=version, mode="paper", symbol="AAA250221C00300000", qty=1, avg_price=5
     )
+
+    # when / then
+    with pytest.raises(Conflict, match="no chain gives the greeks of AAA250221C00300000"):
+        manual_order_place(version=version, mode="paper", spec=condor(wing=1), by=people["olga"])
+    assert AuditRecord.objects.get(action="order.refused").data["codes"] == ["option_exposure_missing"]
+    assert fake.posted == []
 
 
 # --- listed --------------------------------------------------------------------------------------------

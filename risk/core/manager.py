@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from marketdata.core.errors import InvalidInput
+from marketdata.core.errors import InvalidInput, NotFound
 from marketdata.core.options import Right
 from risk.core.breaker import CircuitBreaker
 from risk.core.policy import RiskPolicy
@@ -532,7 +532,9 @@ class PolicyRiskManager(RiskManager):
     ) -> None:
         """The book's net delta and vega after the order, each within its limit or moving toward
         zero. Counted: the options held (the portfolio's option_exposure), every share position as
-        delta (shares x price: its positions are shares), and the order's exposure x its quantity."""
+        delta (shares x price: its positions are shares), and the order's exposure x its quantity.
+        A portfolio that cannot tell the greeks of options it holds (option_exposure raises NotFound)
+        is refused the order, not measured without them."""
         order, limits, equity = intent.order, self.limits, portfolio.equity
         if order.exposure is None:
             reasons.append(
@@ -543,7 +545,17 @@ class PolicyRiskManager(RiskManager):
                 )
             )
             return
-        held = portfolio.option_exposure()
+        try:
+            held = portfolio.option_exposure()
+        except NotFound as unknown:  # options held that no chain prices: their greeks are not guessed
+            reasons.append(
+                Reason(
+                    RefusalCode.OPTION_EXPOSURE_MISSING,
+                    f"The book's net delta and vega cannot be checked: {unknown.message}; it would "
+                    f"{intent.what}.",
+                )
+            )
+            return
         shares = sum(p.qty * portfolio.price(symbol) for symbol, p in portfolio.positions.items() if p.qty)
         delta = (RefusalCode.NET_DELTA, "net delta", "", held.delta + shares, order.exposure.delta)
         vega = (RefusalCode.NET_VEGA, "net vega", " per volatility point", held.vega, order.exposure.vega)

@@ -5,12 +5,14 @@ fill timing. It needs no account anywhere: the PAPER default.
 Its caller feeds it each bar (bar_open before the strategy decides, bar_close after) as the backtest
 engine does, so a paper session over replayed bars fills exactly as the backtest of those bars.
 
-Option orders fill the same way against the latest chain of their underlying it was given
-(chain_update: contracts expiring by then settle, the book is marked and working limits meet the
-chain): place_option_order fills one at the touch, or leaves a limit working, or refuses it with the
-reason. Its portfolio is an OptionBook: contracts show in get_positions by their OCC symbols (market
-value with the multiplier), and equity and buying power count them. Option orders and their fills
-are reported by these calls and get_option_order, not as TradeUpdates, which carry one symbol.
+Option orders are taken as from any broker (place_option_order of an OptionOrderRequest, read back
+by get_order with each leg's fills) and fill against the latest chain of their underlying it was
+given (chain_update, the way its caller feeds it chains: contracts expiring by then settle, the book
+is marked and working limits meet the chain): at the touch, or a limit works on, or the order is
+refused with the reason. Their fills are streamed as TradeUpdates with the order's legs and the
+commission of their contracts, as Alpaca streams them. Its portfolio is an OptionBook: contracts show
+in get_positions by their OCC symbols (market value with the multiplier), and equity and buying
+power count them.
 """
 
 import itertools
@@ -23,8 +25,10 @@ from typing import Literal
 from execution.core.brokers.base import (
     BrokerAccount,
     BrokerClient,
+    BrokerLeg,
     BrokerOrder,
     BrokerPosition,
+    OptionOrderRequest,
     OrderRejected,
     OrderRequest,
     TradeUpdate,
@@ -34,8 +38,9 @@ from execution.core.option_book import MarkBy, OptionBook, Settle
 from execution.core.option_fills import OptionCommission
 from execution.core.simulated import SimulatedBroker
 from marketdata.core.errors import NotFound
+from marketdata.core.options import OptionContract
 from strategies.core.option_chain import ChainSnapshot
-from strategies.core.options import OptionFill, OptionOrder
+from strategies.core.options import OptionFill, OptionLeg, OptionOrder
 from strategies.core.types import Fill, Order, OrderStatus, PriceBar
 
 
@@ -71,8 +76,12 @@ class SimulatedBrokerClient(BrokerClient):
             option_commission=option_commission,
         )
         self.account_id = account_id
+        self.option_commission = decimal_of(self.broker.option_commission.per_contract)
         self._orders: dict[str, Order] = {}  # by client_order_id
         self._option_orders: dict[str, OptionOrder] = {}  # by id, the client order id of an option order
+        self._option_requests: dict[str, OptionOrderRequest] = {}
+        self._option_fills: dict[str, list[OptionFill]] = {}
+        self._option_times: dict[str, datetime] = {}  # the time of the chain each was placed at
         self._requests: dict[str, OrderRequest] = {}
         self._bars: dict[str, PriceBar] = {}
         self._handlers: list[Callable[[TradeUpdate], None]] = []
@@ -108,33 +117,53 @@ class SimulatedBrokerClient(BrokerClient):
 
     def chain_update(self, chain: ChainSnapshot) -> list[OptionFill]:
         """A new chain of an underlying: contracts of it expiring by its day settle at its spot, the
-        book is marked to it, and working option orders on it meet it. Returns their fills."""
+        book is marked to it, and working option orders on it meet it (their fills and expiries are
+        streamed). Returns their fills."""
         with self._lock:
-            self.portfolio.settle_expiries(chain.ts, {chain.underlying: chain.spot})
-            self.portfolio.mark_chain(chain)
-            return self.broker.on_chain(chain)
+            self.portfolio.session_open(chain.underlying, chain.ts, chain.spot, chain)
+            working = [order for order, _ in self.broker.working_options]
+            fills = self.broker.on_chain(chain)
+            for fill in fills:
+                self._option_filled(fill)
+            for order in working:
+                if order.status is OrderStatus.EXPIRED:
+                    self._option_event("expired", order, chain.ts)
+            return fills
 
-    def place_option_order(self, order: OptionOrder) -> OptionFill | None:
-        """Fill order at the touch of the latest chain of its underlying (its id is its client
-        order id); None when it is a limit left working. OrderRejected says why it was refused."""
+    def place_option_order(self, request: OptionOrderRequest) -> BrokerOrder:
+        """Fill the order at the touch of the latest chain of its underlying, or leave a limit the
+        touch does not reach working; OrderRejected says why it was refused."""
         with self._lock:
-            if order.id in self._option_orders or order.id in self._orders:
-                raise OrderRejected(f"client_order_id {order.id} must be unique")
-            chain = self.portfolio.chains.get(order.underlying)
+            cid = request.client_order_id
+            if cid in self._option_orders or cid in self._orders:
+                raise OrderRejected(f"client_order_id {cid} must be unique")
+            chain = self.portfolio.chains.get(request.underlying)
             if chain is None:
                 raise OrderRejected(
-                    f"no chain of {order.underlying} yet: the paper broker has none to fill against"
+                    f"no chain of {request.underlying} yet: the paper broker has none to fill against"
                 )
-            self._option_orders[order.id] = order
+            order = OptionOrder(
+                tuple(
+                    OptionLeg(OptionContract.parse(leg.symbol), leg.side, leg.ratio) for leg in request.legs
+                ),
+                int(request.qty),
+                order_type=request.order_type,
+                limit_price=None if request.limit_price is None else float(request.limit_price),
+                tif=request.tif,
+                reduce_only=request.reduce_only,
+                id=cid,
+            )
+            self._option_orders[cid] = order
+            self._option_requests[cid] = request
+            self._option_fills[cid] = []
+            self._option_times[cid] = chain.ts
             rejected_before = len(self.broker.rejected)
             fill = self.broker.submit_option(order, chain)
             if len(self.broker.rejected) > rejected_before:
                 raise OrderRejected(self.broker.rejected[-1][1])
-            return fill
-
-    def get_option_order(self, client_order_id: str) -> OptionOrder | None:
-        with self._lock:
-            return self._option_orders.get(client_order_id)
+            if fill is not None:
+                self._option_filled(fill)
+            return self._option_report(order)
 
     # --- BrokerClient -----------------------------------------------------------------------------
 
@@ -175,6 +204,7 @@ class SimulatedBrokerClient(BrokerClient):
                 for entry in working:
                     self.broker.working_options.remove(entry)
                     option_order.status = OrderStatus.CANCELED
+                    self._option_event("canceled", option_order, self._option_times[client_order_id])
                 return
             order = self._orders.get(client_order_id)
             if order is None:
@@ -187,12 +217,15 @@ class SimulatedBrokerClient(BrokerClient):
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         with self._lock:
+            if client_order_id in self._option_orders:
+                return self._option_report(self._option_orders[client_order_id])
             order = self._orders.get(client_order_id)
             return None if order is None else self._report(order, None)
 
     def get_open_orders(self) -> list[BrokerOrder]:
         with self._lock:
-            return [self._report(o, None) for orders in self.broker.working.values() for o in orders]
+            shares = [self._report(o, None) for orders in self.broker.working.values() for o in orders]
+            return shares + [self._option_report(order) for order, _ in self.broker.working_options]
 
     def get_positions(self) -> list[BrokerPosition]:
         with self._lock:
@@ -260,6 +293,55 @@ class SimulatedBrokerClient(BrokerClient):
             updated_at=ts,
         )
 
+    def _option_report(self, order: OptionOrder) -> BrokerOrder:
+        """An option order as the broker knows it: its legs' contracts filled and their average
+        prices, the net per unit per share, at the time of its last fill (or of its placement)."""
+        request, fills = self._option_requests[order.id], self._option_fills[order.id]
+        units = sum(fill.qty for fill in fills)
+        legs = []
+        for i, leg in enumerate(order.legs):
+            average = None
+            if units:
+                average = decimal_of(sum(fill.leg_prices[i] * fill.qty for fill in fills) / units)
+            legs.append(BrokerLeg(leg.symbol, leg.side, Decimal(leg.ratio * units), average))
+        net = _net(order, [leg.avg_fill_price for leg in legs]) if units else None
+        return BrokerOrder(
+            client_order_id=order.id,
+            broker_order_id=f"paper-{order.id}",
+            symbol=order.underlying,
+            side=None,
+            qty=request.qty,
+            order_type=order.order_type,
+            status=order.status,
+            broker_status=str(order.status),
+            filled_qty=Decimal(units),
+            avg_fill_price=net,
+            limit_price=request.limit_price,
+            tif=request.tif,
+            submitted_at=self._option_times[order.id],
+            updated_at=fills[-1].ts if fills else self._option_times[order.id],
+            legs=tuple(legs),
+        )
+
+    def _option_filled(self, fill: OptionFill) -> None:
+        """An option order's fill: kept for its reports, and streamed with its commission."""
+        self._option_fills[fill.order_id].append(fill)
+        order = self._option_orders[fill.order_id]
+        self._option_event(
+            "fill" if order.status is OrderStatus.FILLED else "partial_fill",
+            order,
+            fill.ts,
+            fill_qty=Decimal(fill.qty),
+            fill_price=_net(order, [decimal_of(price) for price in fill.leg_prices]),
+            commission=decimal_of(fill.commission),
+            execution_id=f"paper-x{next(self._executions)}",
+        )
+
+    def _option_event(self, event: str, order: OptionOrder, ts: datetime, **fill) -> None:
+        update = TradeUpdate(event, self._option_report(order), ts, **fill)
+        for handler in list(self._handlers):
+            handler(update)
+
     def _emit(self, fills: list[Fill], ts: datetime) -> None:
         for fill in fills:
             order = self._orders[fill.order_id]
@@ -279,3 +361,10 @@ class SimulatedBrokerClient(BrokerClient):
         update = TradeUpdate(event, self._report(order, when), when, **fill)
         for handler in list(self._handlers):
             handler(update)
+
+
+def _net(order: OptionOrder, prices: list[Decimal]) -> Decimal:
+    """The net per unit per share of the legs' prices (debit positive), in Decimals: exact."""
+    return sum(
+        (leg.side.sign * leg.ratio * price for leg, price in zip(order.legs, prices, strict=True)), Decimal(0)
+    )

@@ -1,0 +1,121 @@
+"""A paper trading session of an options strategy: an iron condor on replayed synthetic bars, its
+chains built from the bars so far as the backtest builds them, through the risk manager and the OMS
+into the database; the kill switch during the session."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from backtests.core.results import BacktestConfig
+from execution.models import Fill, Order, Position, TradingAccount
+from execution.trading_services import TradingSession, replay_bars
+from marketdata.core.bars import Timeframe
+from marketdata.core.providers.synthetic import SyntheticProvider
+from quantsite.models import AuditRecord
+from risk.services import kill_switch_engage
+from strategies.core.config import StrategyConfig
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2023, 6, 1, tzinfo=UTC)
+BARS = SyntheticProvider(seed=7).get_bars(
+    "AAA", datetime(2022, 6, 1, tzinfo=UTC), datetime(2023, 9, 30, tzinfo=UTC), Timeframe.D1
+)
+CONFIG = StrategyConfig(
+    strategy="iron_condor",
+    name="paper_condor",
+    universe=["AAA"],
+    parameters={"short_delta": 0.2, "dte": 21, "exit_dte": 5, "units": 1},
+)
+
+
+def session_of(version) -> tuple[TradingSession, list[dict]]:
+    history, steps = replay_bars({"AAA": BARS}, START)
+    session = TradingSession(
+        version=version,
+        mode="paper",
+        broker="simulated",
+        capital=Decimal(10_000),
+        history=history,
+        costs=BacktestConfig(trade_start=START),
+    )
+    return session, steps
+
+
+def test_a_paper_session_of_an_iron_condor_opens_and_closes_condors_kept_in_the_database(promoted):
+    # given
+    version = promoted(CONFIG)
+    session, steps = session_of(version)
+
+    # when
+    for step in steps:
+        session.on_bars(step)
+    session.stop()
+
+    # then: condors opened and closed (by an order, or left to expire), each order stored with its
+    # legs and sent once; the filled ones recorded per leg, the refused ones with the broker's reason
+    book = session.portfolio
+    trades = book.option_trades
+    orders = list(Order.objects.filter(asset_class="option").order_by("id"))
+    filled = [o for o in orders if o.status == "filled"]
+    opened = [o for o in filled if not o.reduce_only]
+    assert len(opened) == 7
+    assert [t.exit_reason for t in trades] == [
+        "expired",
+        "closed, expired",
+        "closed",
+        "expired",
+        "closed",
+        "closed",
+    ]
+    assert [t.order_id for t in trades] == [o.client_order_id for o in opened[: len(trades)]]
+    assert all(len(trade.legs) == 4 for trade in trades)
+    assert [o.legs.count() for o in opened] == [4] * 7
+    assert {o.status for o in orders} == {"filled", "rejected"}
+    assert all("has no two-sided quote" in o.status_reason for o in orders if o.status == "rejected")
+    assert Fill.objects.count() == sum(o.legs.count() for o in filled)
+    assert len({f.execution_id for f in Fill.objects.all()}) == Fill.objects.count()
+    # positions by OCC symbol, as the paper broker's book holds them
+    held = {p.symbol: p.qty for p in Position.objects.filter(strategy_version=version).exclude(qty=0)}
+    assert held == {symbol: Decimal(int(p.qty)) for symbol, p in book.option_positions.items()}
+    # the cash the OMS keeps is the book's, commissions included; equity is the book's
+    account = TradingAccount.objects.get(strategy_version=version)
+    assert float(account.cash) == pytest.approx(book.cash, abs=1e-9)
+    assert float(account.commission_paid) == pytest.approx(book.commission_paid, abs=1e-9)
+    assert session.client.get_account().equity == Decimal(repr(book.equity))
+    realised = sum(t.pnl for t in trades)
+    open_value = sum(
+        p.qty * book.contracts[s].multiplier * (book.option_marks[s] - p.avg_price)
+        for s, p in book.option_positions.items()
+    )
+    assert book.equity == pytest.approx(10_000 + realised + open_value - _open_commission(book), abs=1e-6)
+    assert not AuditRecord.objects.filter(action="order.refused").exists()
+
+
+def _open_commission(book) -> float:
+    """Commission paid on the contracts still open (not yet in a closed trade's P&L)."""
+    closed = sum(t.commission for t in book.option_trades)
+    return book.commission_paid - closed
+
+
+def test_the_kill_switch_stops_new_option_orders(promoted, people):
+    # given: a session up to its first condor
+    version = promoted(CONFIG)
+    session, steps = session_of(version)
+    n = 0
+    while not Order.objects.exists():
+        session.on_bars(steps[n])
+        n += 1
+    orders_before = Order.objects.count()
+
+    # when
+    kill_switch_engage(reason="drill", by=people["rita"])
+    for step in steps[n:]:
+        session.on_bars(step)
+
+    # then: nothing new was stored or sent; the strategy's orders were refused as halted
+    assert Order.objects.count() == orders_before
+    refused = AuditRecord.objects.filter(action="order.refused")
+    assert refused.exists()
+    assert all(r.data["codes"] == ["trading_halted"] for r in refused)
