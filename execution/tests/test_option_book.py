@@ -269,6 +269,32 @@ def test_buying_power_falls_by_the_max_loss_of_a_defined_risk_spread_and_the_str
     assert book.buying_power() == pytest.approx(20_000 + 2 * 190 - 19_000)
 
 
+def test_a_long_straddle_costs_its_debit_and_pays_its_intrinsic_value_at_expiry():
+    book = OptionBook(10_000.0)
+    straddle = OptionOrder((leg(100, "C", Side.BUY), leg(100, "P", Side.BUY)), 2)
+    fill, _ = trade(book, straddle)
+    assert fill.net_price == pytest.approx(4.20 + 4.10)
+    assert 10_000 - book.buying_power() == pytest.approx(8.30 * 100 * 2 + fill.commission)
+
+    book.settle_expiries(EXPIRY_TS, {"AAA": 112.0})
+
+    # the call settles at 12.00, the put expires: 2 x (12.00 - 8.30) x 100 less 4 contracts x 0.65
+    assert book.cash == pytest.approx(10_000 + 2 * (12.0 - 8.30) * 100 - 2.60)
+    assert book.option_positions == {}
+
+
+def test_a_short_strangle_sells_a_naked_call_and_is_refused_unless_shares_cover_it():
+    strangle = OptionOrder((leg(95, "P", Side.SELL), leg(105, "C", Side.SELL)), 1)
+    book = OptionBook(50_000.0)
+    assert "naked" in book.refusal(strangle, fill_option_order(strangle, chain(), OptionCommission()))
+
+    book.apply_fill(Fill("s", "AAA", Side.BUY, 100.0, 100.0, 0.0, OPEN, 0))
+    fill, _ = trade(book, strangle)
+    # the put is secured by cash (its strike), the call by the shares held, which need nothing more
+    assert book.requirement() == pytest.approx(95 * 100)
+    assert fill.net_price == pytest.approx(-(1.90 + 2.10))
+
+
 def test_an_order_the_buying_power_cannot_carry_is_refused_but_a_close_always_passes():
     book = OptionBook(1_000.0)
     big = iron_condor(qty=4)  # max loss (5 - 2.05) x 100 x 4 = 1,180 + commission
