@@ -63,6 +63,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.backtest
 	$(BIN)/python -m benchmarks.walkforward
 	$(BIN)/python -m benchmarks.features
+	$(BIN)/python -m benchmarks.options
 	$(BIN)/python -m benchmarks.execution
 	$(BIN)/python -m benchmarks.api
 
