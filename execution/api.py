@@ -1,4 +1,5 @@
-"""Execution API: positions (with their marks), orders and fills, and closing a position."""
+"""Execution API: positions (with their marks), orders and fills, placing an order by hand (of shares
+or options), and closing a position."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -9,13 +10,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from execution.choices import OrderTypeChoices, SideChoices, TimeInForceChoices, TradingMode
+from execution.core.brokers.base import LegRequest
 from execution.filters import FillFilter, OrderFilter, PositionFilter
+from execution.manual_order_services import manual_order_place, manual_order_spec
 from execution.models import Fill, Order, OrderLeg, Position
 from execution.position_services import position_close
 from execution.selectors import fill_list, order_list, position_get, position_list
 from quantsite.read_cache import ReadCachedView
 from quantsite.schema import error
 from quantsite.viewsets import SelectorViewSet
+from strategies.core.types import OrderType, Side, TimeInForce
+from strategies.selectors import strategy_version_get
 
 # Money from marks: decimal strings as the model's money fields give them, to 9 places.
 DECIMAL = {"type": "string", "format": "decimal", "nullable": True}
@@ -233,6 +239,58 @@ class PositionCloseApi(APIView):
         return Response(body, status=status.HTTP_200_OK)
 
 
+class LegInputSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32, help_text='an OCC symbol, e.g. "AAA250221C00095000"')
+    side = serializers.ChoiceField(choices=SideChoices.choices)
+    ratio = serializers.IntegerField(min_value=1, max_value=1000, default=1, help_text="contracts per unit")
+
+
+class OrderPlaceInputSerializer(serializers.Serializer):
+    strategy_version = serializers.IntegerField(min_value=1, help_text="the id of the version it trades for")
+    mode = serializers.ChoiceField(choices=TradingMode.choices, default=TradingMode.PAPER)
+    symbol = serializers.CharField(
+        max_length=32, required=False, help_text="shares: the symbol (an option order names legs)"
+    )
+    side = serializers.ChoiceField(choices=SideChoices.choices, required=False, help_text="shares")
+    legs = LegInputSerializer(
+        many=True, required=False, help_text="an option order: 1 to 4 legs on one underlying, filled as one"
+    )
+    qty = serializers.DecimalField(
+        max_digits=24, decimal_places=9, help_text="shares, or an option order's units (whole)"
+    )
+    order_type = serializers.ChoiceField(choices=OrderTypeChoices.choices, default=OrderType.MARKET.value)
+    limit_price = serializers.DecimalField(
+        max_digits=24,
+        decimal_places=9,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="limit orders: an option order's is the net per unit per share, a debit positive, "
+        "a credit negative",
+    )
+    stop_price = serializers.DecimalField(
+        max_digits=24, decimal_places=9, required=False, allow_null=True, default=None, help_text="shares"
+    )
+    tif = serializers.ChoiceField(choices=TimeInForceChoices.choices, default=TimeInForce.DAY.value)
+    reduce_only = serializers.BooleanField(
+        default=False, help_text="an option order that only closes contracts held"
+    )
+    key = serializers.CharField(
+        min_length=1,
+        max_length=40,
+        required=False,
+        help_text="an idempotency key: the same key answers the order placed with it, never a second one",
+    )
+
+
+class OrderPlaceOutputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["sent", "requested"],
+        help_text="sent: the order went to the broker; requested: the paper session sends it at its next bar",
+    )
+    order = OrderSerializer()
+
+
 @extend_schema_view(
     list=extend_schema(summary="Orders, newest first"),
     retrieve=extend_schema(summary="An order"),
@@ -244,6 +302,56 @@ class OrderViewSet(SelectorViewSet):
     ordering = ["-created_at", "-id"]
 
     rows, noun = staticmethod(order_list), "order"
+
+    @extend_schema(
+        summary="Place an order by hand (operator): of shares or of options",
+        description=(
+            "An order of shares (symbol, side) or an option order (legs: 1 to 4 OCC symbols on one "
+            "underlying, each with its side and ratio; qty whole units; market or limit at a net price "
+            "per unit per share, a debit positive, a credit negative; reduce_only to only close contracts "
+            "held). Checked as every order is: the version may trade in its mode (stage, enabled, not "
+            "HALTED; live: LIVE_TRADING_ENABLED and a real broker), then its risk manager (an option "
+            "order measured on the latest chain of its underlying) must approve it, else 409 with its "
+            "reasons (details.reasons), in the audit trail. Through Alpaca or IB it is sent at once; the "
+            "paper broker's session sends it at its next bar, checked again. The same key never places "
+            "twice."
+        ),
+        request=OrderPlaceInputSerializer,
+        responses={
+            201: OrderPlaceOutputSerializer,
+            403: error("the caller's role, or the version may not trade in that mode"),
+            404: error("no such strategy version"),
+            409: error("refused by the risk manager, or the version has no account in that mode"),
+            503: error("the account's broker is not configured or cannot be reached"),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = OrderPlaceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        legs = given.get("legs")
+        spec = manual_order_spec(
+            symbol=given.get("symbol"),
+            side=Side(given["side"]) if "side" in given else None,
+            legs=None
+            if legs is None
+            else [LegRequest(g["symbol"], Side(g["side"]), g["ratio"]) for g in legs],
+            qty=given["qty"],
+            order_type=OrderType(given["order_type"]),
+            limit_price=given["limit_price"],
+            stop_price=given["stop_price"],
+            tif=TimeInForce(given["tif"]),
+            reduce_only=given["reduce_only"],
+            reason="placed by hand",
+        )
+        version = strategy_version_get(version_id=given["strategy_version"])
+        placed = manual_order_place(
+            version=version, mode=given["mode"], spec=spec, by=request.user, key=given.get("key", "")
+        )
+        body = OrderPlaceOutputSerializer(
+            {"outcome": placed.outcome, "order": placed.order}, context={"request": request}
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(

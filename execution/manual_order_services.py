@@ -8,7 +8,9 @@ lives in the running session's process, so there the order is stored NEW and the
 its next bar (manual_orders_take), checked again by its own risk manager, as a position close is.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import numpy as np
 from django.utils import timezone
@@ -40,6 +42,54 @@ class ManualOrder:
 
     order: Order
     outcome: str  # "sent" or "requested"
+
+
+def manual_order_spec(
+    *,
+    symbol: str | None,
+    side: Side | None,
+    legs: Sequence[LegRequest] | None,
+    qty: Decimal,
+    order_type: OrderType,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+    tif: TimeInForce,
+    reduce_only: bool,
+    reason: str,
+) -> Spec:
+    """An order placed by hand, as its door (the API, a tool) was given it: of shares (a symbol and a
+    side) or of options (legs: qty units of each leg's ratio of contracts; limit_price the net per unit
+    per share, a debit positive, a credit negative). InvalidInput when it is neither, or mixes their
+    fields; its terms are checked when it is placed (core_order_of)."""
+    if legs is None:
+        if symbol is None or side is None:
+            raise InvalidInput("an order names a symbol and a side (shares), or its legs (options)")
+        if reduce_only:
+            raise InvalidInput("reduce_only is an option order's: a position of shares closes by its close")
+        return OrderSpec(
+            symbol=symbol.strip().upper(),
+            side=side,
+            qty=qty,
+            order_type=order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            tif=tif,
+            reason=reason,
+        )
+    if symbol is not None or side is not None or stop_price is not None:
+        raise InvalidInput(
+            "an option order names its contracts and their sides in its legs: no symbol, side or stop_price"
+        )
+    whole = qty.to_integral_value()
+    return OptionOrderSpec(
+        legs=tuple(LegRequest(leg.symbol.strip().upper(), leg.side, leg.ratio) for leg in legs),
+        qty=whole if qty == whole else qty,  # units as brokers take them: "2", not "2.000000000"
+        order_type=order_type,
+        limit_price=limit_price,
+        tif=tif,
+        reduce_only=reduce_only,
+        reason=reason,
+    )
 
 
 def core_order_of(spec: Spec) -> CoreOrder | OptionOrder:

@@ -13,11 +13,12 @@ from agents.services import live_trading_require
 from execution.api import OrderSerializer, PositionSerializer
 from execution.brokers import broker_client_build
 from execution.choices import TradingMode
+from execution.core.brokers.base import LegRequest
 from execution.filters import PositionFilter
-from execution.manual_order_services import manual_order_place
+from execution.manual_order_services import manual_order_place, manual_order_spec
 from execution.reconciliation_services import reconcile
 from execution.selectors import order_list, position_list
-from execution.services import OrderSpec
+from execution.services import Spec
 from marketdata.core.errors import InvalidInput, NotFound
 from marketdata.tools import Symbol
 from quantsite.db import row_get
@@ -26,33 +27,58 @@ from strategies.core.types import OrderType, Side, TimeInForce
 from strategies.selectors import strategy_version_get
 
 Mode = Literal["paper", "live"]
-Price = Annotated[Decimal | None, Field(gt=0, max_digits=24, decimal_places=9)]
+Price = Annotated[Decimal | None, Field(max_digits=24, decimal_places=9)]
+
+
+class LegInput(BaseModel):
+    """A leg of an option order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=32, description='an OCC symbol, e.g. "AAA250221C00095000"')
+    side: Side
+    ratio: int = Field(1, ge=1, description="contracts per unit")
 
 
 class OrderInput(BaseModel):
-    """An order of a strategy version, as a person would place it."""
+    """An order of a strategy version, as a person would place it: of shares (symbol, side) or of
+    options (legs)."""
 
     model_config = ConfigDict(extra="forbid")
 
     strategy_version: int = Field(ge=1, description="the id of the strategy version it trades for")
-    symbol: Symbol
-    side: Side
-    qty: Decimal = Field(gt=0, max_digits=24, decimal_places=9, description="shares")
+    symbol: Symbol | None = Field(None, description="shares: the symbol (an option order names legs)")
+    side: Side | None = Field(None, description="shares: buy or sell")
+    legs: list[LegInput] | None = Field(
+        None, description="an option order: 1 to 4 legs on one underlying, filled as one"
+    )
+    qty: Decimal = Field(
+        gt=0, max_digits=24, decimal_places=9, description="shares, or an option order's units"
+    )
     order_type: OrderType = OrderType.MARKET
-    limit_price: Price = Field(None, description="limit and stop_limit orders only")
-    stop_price: Price = Field(None, description="stop and stop_limit orders only")
+    limit_price: Price = Field(
+        None,
+        description="limit and stop_limit orders only; an option order's is the net per unit per share, "
+        "a debit positive, a credit negative",
+    )
+    stop_price: Price = Field(None, description="stop and stop_limit orders of shares only")
     tif: TimeInForce = TimeInForce.DAY
+    reduce_only: bool = Field(False, description="an option order that only closes contracts held")
     mode: Mode = Field("paper", description="live needs live rights (agents.trade_live)")
 
-    def spec(self, reason: str) -> OrderSpec:
-        return OrderSpec(
+    def spec(self, reason: str) -> Spec:
+        return manual_order_spec(
             symbol=self.symbol,
             side=self.side,
+            legs=None
+            if self.legs is None
+            else [LegRequest(leg.symbol, leg.side, leg.ratio) for leg in self.legs],
             qty=self.qty,
             order_type=self.order_type,
             limit_price=self.limit_price,
             stop_price=self.stop_price,
             tif=self.tif,
+            reduce_only=self.reduce_only,
             reason=reason,
         )
 

@@ -66,7 +66,7 @@ def test_without_credentials_every_operation_but_the_liveness_check_answers_401(
         response = getattr(anon, method)(path)
         answered[(method, path)] = (response.status_code, response.json()["error"])
 
-    assert len(answered) == 56
+    assert len(answered) == 57
     assert {key: value for key, value in answered.items() if value != (401, "not_authenticated")} == {}
 
 
@@ -78,7 +78,7 @@ def test_a_viewer_is_refused_every_write_before_anything_is_done(as_role):
 
     # Calling an agent tool is open to every role: each tool asks for its own (agents.registry).
     assert answered.pop(("post", "/api/v1/agents/tools/1/invoke/")) == 404
-    assert len(answered) == 16
+    assert len(answered) == 17
     assert set(answered.values()) == {403}
 
 
@@ -139,7 +139,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(see
             tested += 1
 
     assert not failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
-    assert tested == 55  # every operation but the schema endpoint, which its own answer leaves out
+    assert tested == 56  # every operation but the schema endpoint, which its own answer leaves out
 
 
 settings_for_fuzzing = settings(
