@@ -8,8 +8,9 @@ all that is missing: the version's stage (paper needs an approved paper stage, l
 live stage), the trading state (nothing starts HALTED), and for live: LIVE_TRADING_ENABLED, a real
 broker, and its live keys. Through a real broker it reconciles first, and a mismatch refuses it.
 At every bar it reads the trading states again (the kill switch may have been engaged from
-anywhere): while HALTED its risk manager refuses every order, and on the
-paper broker the session drops its working orders itself.
+anywhere): while HALTED its risk manager refuses every order but the kill switch's flatten (its
+reduce-only closes of the positions, shares and contracts), and on the paper broker the session
+drops its working orders itself.
 
 Each order is stored before it is sent; what the broker answers during a bar (the paper broker
 fills at once) is applied at the bar's end, in one transaction for all its orders. The strategy and
@@ -49,7 +50,7 @@ from execution.manual_order_services import (
     refusal_text,
     spec_of,
 )
-from execution.models import OrderLeg, Position, TradingAccount
+from execution.models import Order, OrderLeg, Position, TradingAccount
 from execution.position_services import (
     closing_order,
     position_close_done,
@@ -77,14 +78,14 @@ from marketdata.selectors import stored_bars_get
 from monitoring.services import breakers_alert, metrics_after_fills
 from quantsite.audit import audit
 from quantsite.events import event_bus
-from risk.core.manager import Decision, PolicyRiskManager
+from risk.core.manager import Decision, PolicyRiskManager, RefusalCode
 from risk.core.state import TradingState
 from risk.services import flatten_done, risk_policy_get, trading_state_get, trading_states_get
 from strategies.choices import StrategyStage
 from strategies.core.config import StrategyConfig
 from strategies.core.option_chain import ChainSnapshot
 from strategies.core.option_strategies import OptionStrategy
-from strategies.core.options import OptionExposure, OptionFill, OptionOrder
+from strategies.core.options import OptionExposure, OptionFill, OptionLeg, OptionOrder
 from strategies.core.registry import strategy_build
 from strategies.core.types import Fill, OrderStatus, PriceBar, Side
 from strategies.core.types import Order as CoreOrder
@@ -102,6 +103,10 @@ STAGES = {
     },
     TradingMode.LIVE: {StrategyStage.LIVE_APPROVED, StrategyStage.LIVE},
 }
+FLATTEN = "kill switch: flatten"
+# The refusals a flatten's orders are not held to: the kill switch's halt (set by hand, or the
+# manager's own drawdown breaker) is what asks for them.
+FLATTEN_WAIVED = {RefusalCode.TRADING_HALTED, RefusalCode.MAX_DRAWDOWN}
 STARTED = {TradingMode.PAPER: StrategyStage.PAPER, TradingMode.LIVE: StrategyStage.LIVE}
 
 
@@ -323,15 +328,54 @@ class TradingSession:
         return report
 
     def _flatten(self, ts: datetime) -> None:
-        """The kill switch asked for the positions to be closed: market orders, reduce-only, sent
-        past the (halted) strategy and risk manager, each in the audit trail."""
+        """The kill switch asked for the positions to be closed: reduce-only market orders, each
+        checked by the risk manager and sent through the OMS, or refused with its reasons (in the
+        audit trail). The halt that asked for them is no reason to refuse them (FLATTEN_WAIVED); every
+        other check stands: an order that would open or grow a position does not pass."""
+        orders: list[CoreOrder | OptionOrder] = self._option_closes() if self.options else []
         symbols = [self.strategy.underlying] if self.options else self.strategy.symbols
-        held = {s: q for s in symbols if (q := self.portfolio.position(s))}
-        for symbol, qty in held.items():
-            side = Side.SELL if qty > 0 else Side.BUY
-            order = CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, reason="kill switch: flatten")
-            self._send(order, f"flatten {symbol} {ts.isoformat()}")
-        flatten_done(version=self.version, orders=len(held), by=self.actor)
+        for (
+            symbol
+        ) in symbols:  # after the options: shares that cover a call held are sold once it is bought back
+            if qty := self.portfolio.position(symbol):
+                side = Side.SELL if qty > 0 else Side.BUY
+                orders.append(CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, reason=FLATTEN))
+        sent = 0
+        for order in orders:
+            decision = self.risk.check_order(order, self.portfolio)
+            standing = [r for r in decision.reasons if r.code not in FLATTEN_WAIVED]
+            if standing:
+                self._refused(order, Decision(approved=False, reasons=standing))
+                continue
+            if isinstance(order, OptionOrder):
+                self._place_option(order, f"flatten {order.legs[0].symbol} {ts.isoformat()}")
+            else:
+                self._send(order, f"flatten {order.symbol} {ts.isoformat()}")
+            sent += 1
+        flatten_done(version=self.version, orders=sent, by=self.actor)
+
+    def _option_closes(self) -> list[OptionOrder]:
+        """The contracts held, each closed by its own order (one leg): a leg nobody quotes then
+        refuses only its own close, and the others go. Short legs are bought back first, so that no
+        step leaves a sold call or put without the long leg or shares that cover it (the broker
+        refuses such a step); orders of up to four legs per expiry would need the legs held in
+        ratios of whole units, which the contracts left after partial closes and expiries need not
+        be."""
+        held = [
+            (symbol, position.qty)
+            for symbol, position in sorted(self.portfolio.option_positions.items())
+            if position.qty
+        ]
+        held.sort(key=lambda item: item[1] > 0)  # shorts (bought back) before longs (sold)
+        return [
+            OptionOrder(
+                (OptionLeg(self.portfolio.contracts[symbol], Side.BUY if qty < 0 else Side.SELL),),
+                int(abs(qty)),
+                reduce_only=True,
+                reason=FLATTEN,
+            )
+            for symbol, qty in held
+        ]
 
     def _close_requested(self, ts: datetime) -> None:
         """People asked to close positions (position_close): the symbol's working orders cancelled, then
@@ -411,6 +455,15 @@ class TradingSession:
         if not isinstance(order, OptionOrder):
             self._send(order, signal)
             return
+        stored, request = self._place_option(order, signal)
+        if OrderStatus(stored.status).terminal:  # refused by the broker
+            order.status = OrderStatus(stored.status)
+            return
+        self._option_orders[stored.client_order_id] = (order, request)
+
+    def _place_option(self, order: OptionOrder, signal: str) -> tuple[Order, OptionOrderRequest]:
+        """An approved option order stored and sent through the OMS; the stored order and its
+        request as sent."""
         spec = OptionOrderSpec(
             legs=tuple(LegRequest(leg.symbol, leg.side, leg.ratio) for leg in order.legs),
             qty=Decimal(order.qty),
@@ -431,10 +484,7 @@ class TradingSession:
             actor=self.actor,
             later=self._later,
         )
-        if OrderStatus(stored.status).terminal:  # refused by the broker
-            order.status = OrderStatus(stored.status)
-            return
-        self._option_orders[stored.client_order_id] = (order, spec.request(stored.client_order_id))
+        return stored, spec.request(stored.client_order_id)
 
     def _option_progress(self) -> None:
         """The strategy's working option orders as their broker reports them: what filled since the

@@ -11,10 +11,13 @@ from backtests.core.results import BacktestConfig
 from execution.models import Fill, Order, Position, TradingAccount
 from execution.trading_services import TradingSession, replay_bars
 from marketdata.core.bars import Timeframe
+from marketdata.core.options import OptionContract
 from marketdata.core.providers.synthetic import SyntheticProvider
 from quantsite.models import AuditRecord
 from risk.services import kill_switch_engage
 from strategies.core.config import StrategyConfig
+from strategies.core.options import OptionFill, OptionLeg, OptionOrder
+from strategies.core.types import Side
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +122,43 @@ def test_the_kill_switch_stops_new_option_orders(promoted, people):
     refused = AuditRecord.objects.filter(action="order.refused")
     assert refused.exists()
     assert all(r.data["codes"] == ["trading_halted"] for r in refused)
+
+
+def test_the_kill_switchs_flatten_closes_the_contracts_held_one_leg_per_order_shorts_first(promoted, people):
+    # given: a session holding its first condor, and a call the chain does not quote
+    version = promoted(CONFIG)
+    session, steps = session_of(version)
+    book = session.portfolio
+    n = 0
+    while not any(p.qty for p in book.option_positions.values()):
+        session.on_bars(steps[n])
+        n += 1
+    condor = {s: p.qty for s, p in book.option_positions.items() if p.qty}
+    unquoted = OptionLeg(OptionContract.parse("AAA230623C00300000"), Side.BUY)
+    bought = OptionOrder((unquoted,), 1)
+    book.apply_option_fill(
+        bought, OptionFill(bought.id, "AAA", 1, 0.05, (0.05,), 0.0, steps[n - 1]["AAA"].ts)
+    )
+
+    # when
+    kill_switch_engage(reason="flatten drill", by=people["rita"], flatten=True)
+    session.on_bars(steps[n])
+    session.on_bars(steps[n + 1])
+
+    # then: each contract closed by its own reduce-only order, the short legs bought back first; the
+    # unquoted call's close rejected with the reason, the rest filled
+    shorts = sorted(s for s, q in condor.items() if q < 0)
+    longs = sorted(s for s, q in condor.items() if q > 0)
+    closes = list(Order.objects.filter(reason="kill switch: flatten").order_by("id"))
+    assert [(o.legs.get().symbol, o.legs.get().side, o.qty, o.reduce_only) for o in closes] == [
+        *((s, "buy", Decimal(1), True) for s in shorts),
+        *((s, "sell", Decimal(1), True) for s in sorted([*longs, unquoted.symbol])),
+    ]
+    (rejected,) = [o for o in closes if o.status != "filled"]
+    assert (rejected.legs.get().symbol, rejected.status) == (unquoted.symbol, "rejected")
+    assert rejected.status_reason.startswith(f"{unquoted.symbol} is not quoted in the chain of ")
+    assert {s: p.qty for s, p in book.option_positions.items() if p.qty} == {unquoted.symbol: 1}
+    stored = Position.objects.filter(strategy_version=version, symbol__in=list(condor))
+    assert sorted(stored.values_list("symbol", "qty")) == sorted((s, Decimal(0)) for s in condor)
+    flattened = AuditRecord.objects.get(action="kill_switch.flatten")
+    assert flattened.summary == "paper_condor v1 (paper): 5 closing order(s) sent"
