@@ -121,6 +121,11 @@ class Later:
     audits: list[AuditRecord] = field(default_factory=list)
 
 
+def order_client_id(*, version: StrategyVersion, signal: str, attempt: int = 1) -> str:
+    """The client order id of version's order for signal (its attempt), fixed before it is stored."""
+    return client_order_id(f"{version.name}-v{version.version}", signal, attempt)
+
+
 def order_place(
     *,
     version: StrategyVersion,
@@ -303,7 +308,7 @@ def _order_store(
     in one transaction; with later, outside a transaction, an order without legs alone (one
     statement, committed on its own) and the record held there. Or the one stored already under its
     client_order_id. Whether it is new."""
-    identifier = client_order_id(f"{version.name}-v{version.version}", signal, attempt)
+    identifier = order_client_id(version=version, signal=signal, attempt=attempt)
     common = {
         "client_order_id": identifier,
         "strategy_version": version,

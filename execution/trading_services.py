@@ -67,6 +67,7 @@ from execution.services import (
     account_open,
     option_settlements_record,
     order_cancel,
+    order_client_id,
     order_place,
     order_submit,
     orders_progress,
@@ -258,6 +259,7 @@ class TradingSession:
             self._option_orders: dict[str, tuple[OptionOrder, OptionOrderRequest]] = {}  # working
             self._option_filled: dict[str, OptionFill] = {}  # each order's fills so far, as reported
             self._settled = 0  # the paper book's settlements recorded
+            self._share_orders: dict[str, CoreOrder] = {}  # the strategy's, by client order id
         else:
             self._start_runner(history, slippage, commission, hooks)
         audit(
@@ -439,6 +441,9 @@ class TradingSession:
                 settlements=settled,
                 multipliers={s.symbol: self.portfolio.contracts[s.symbol].multiplier for s in settled},
             )
+            for settlement in settled:  # an exercise or assignment: shares at the strike
+                if settlement.fill is not None:
+                    self._recorded(settlement.fill)
         else:
             self.portfolio.mark_chain(chain)
         self._option_progress()
@@ -453,6 +458,8 @@ class TradingSession:
         """An approved order of an options strategy: an option order through the OMS, followed until
         it ends; shares as any order."""
         if not isinstance(order, OptionOrder):
+            # Known by its id before it is sent: the paper broker fills it before order_place returns.
+            self._share_orders[order_client_id(version=self.version, signal=signal)] = order
             self._send(order, signal)
             return
         stored, request = self._place_option(order, signal)
@@ -564,16 +571,24 @@ class TradingSession:
             self._ledgered(update)
 
     def _ledgered(self, update: TradeUpdate) -> None:
-        """A fill of shares into the session's ledger of round trips; the risk manager hears of those
-        it closes (the cooldown, the stop-loss guard). An option order's fills are not round trips of
-        shares: the OMS records them per leg."""
+        """A fill of shares into the session's ledger of round trips (_recorded). An option order's
+        fills are not round trips of shares: the OMS records them per leg. An options strategy's own
+        share order takes the broker's status and fills, as the backtest's broker sets them."""
+        cid = update.order.client_order_id
+        if self.options and (order := self._share_orders.get(cid)) is not None:
+            order.status = update.order.status
+            order.filled_qty = float(update.order.filled_qty)
+            order.avg_fill_price = float(update.order.avg_fill_price or 0)
+            if order.status.terminal:
+                del self._share_orders[cid]
+        else:
+            order = None
         if not update.fill_qty or update.order.legs or update.execution_id in self._ledgered_executions:
             return
         self._ledgered_executions.add(update.execution_id)
-        closed = len(self.ledger.trades)
-        self.ledger.record(
+        self._recorded(
             Fill(
-                update.order.client_order_id,
+                cid if order is None else order.id,
                 update.order.symbol,
                 update.order.side,
                 float(update.fill_qty),
@@ -583,8 +598,17 @@ class TradingSession:
                 -1,
             )
         )
+
+    def _recorded(self, fill: Fill) -> None:
+        """A fill of shares into the ledger: the risk manager hears of the round trips it closes (the
+        cooldown, the stop-loss guard), and an options strategy of the fill itself (on_fill, as in
+        the backtest: its own orders' under their ids, the others' under their client order ids)."""
+        closed = len(self.ledger.trades)
+        self.ledger.record(fill)
         for trade in self.ledger.trades[closed:]:
-            self.risk.on_trade_closed(trade.symbol, trade.pnl, update.ts)
+            self.risk.on_trade_closed(trade.symbol, trade.pnl, fill.ts)
+        if self.options:
+            self.strategy.on_fill(fill)
 
 
 def replay_bars(frames: Mapping[str, pd.DataFrame], start: datetime | None) -> tuple[dict, list[dict]]:

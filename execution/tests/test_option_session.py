@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from backtests.core.engine import costs_of
 from backtests.core.results import BacktestConfig
+from execution.core.brokers.simulated import SimulatedBrokerClient
 from execution.models import Fill, Order, Position, TradingAccount
 from execution.trading_services import TradingSession, replay_bars
 from marketdata.core.bars import Timeframe
@@ -17,7 +19,8 @@ from quantsite.models import AuditRecord
 from risk.services import kill_switch_engage
 from strategies.core.config import StrategyConfig
 from strategies.core.options import OptionFill, OptionLeg, OptionOrder
-from strategies.core.types import Side
+from strategies.core.types import Order as CoreOrder
+from strategies.core.types import OrderStatus, Side
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +36,13 @@ CONFIG = StrategyConfig(
 )
 
 
-def session_of(version) -> tuple[TradingSession, list[dict]]:
+def session_of(version, capital: int = 10_000) -> tuple[TradingSession, list[dict]]:
     history, steps = replay_bars({"AAA": BARS}, START)
     session = TradingSession(
         version=version,
         mode="paper",
         broker="simulated",
-        capital=Decimal(10_000),
+        capital=Decimal(capital),
         history=history,
         costs=BacktestConfig(trade_start=START),
     )
@@ -162,3 +165,92 @@ def test_the_kill_switchs_flatten_closes_the_contracts_held_one_leg_per_order_sh
     assert sorted(stored.values_list("symbol", "qty")) == sorted((s, Decimal(0)) for s in condor)
     flattened = AuditRecord.objects.get(action="kill_switch.flatten")
     assert flattened.summary == "paper_condor v1 (paper): 5 closing order(s) sent"
+
+
+COVERED = StrategyConfig(
+    strategy="covered_call",
+    name="paper_covered_call",
+    universe=["AAA"],
+    parameters={"short_delta": 0.3, "dte": 30, "exit_dte": 5, "profit_target": 0.6, "units": 1},
+)
+
+
+def listened(session: TradingSession) -> tuple[list[CoreOrder], list]:
+    """The share orders the session's strategy places, and the fills it hears of (on_fill)."""
+    strategy = session.strategy
+    decide, ordered, heard = strategy.on_chain, [], []
+
+    def on_chain(chain, book):
+        orders = decide(chain, book)
+        ordered.extend(o for o in orders if isinstance(o, CoreOrder))
+        return orders
+
+    strategy.on_chain, strategy.on_fill = on_chain, heard.append
+    return ordered, heard
+
+
+def test_a_covered_calls_share_fills_reach_the_strategy_as_in_the_backtest(promoted):
+    # given: a covered call on paper, what it orders and what it hears of its fills recorded
+    version = promoted(COVERED)
+    session, steps = session_of(version, capital=1_000_000)  # 100 shares within the risk per trade
+    ordered, heard = listened(session)
+
+    # when
+    for step in steps:
+        session.on_bars(step)
+
+    # then: its share order filled, heard under its own id with the fill the OMS recorded, and the
+    # order carries the broker's status and fill as the backtest's broker leaves it
+    (shares,) = ordered
+    stored = Fill.objects.get(order__asset_class="equity")
+    price = pytest.approx(float(stored.price), abs=1e-9)  # the paper broker's float, stored to 18 places
+    assert heard == [(shares.id, "AAA", Side.BUY, 100.0, price, float(stored.commission), START, -1, 0.0)]
+    assert (shares.status, shares.filled_qty, shares.avg_fill_price) == (OrderStatus.FILLED, 100.0, price)
+    assert (
+        Order.objects.filter(asset_class="option", status="filled").count() == 15
+    )  # calls sold and bought back
+
+
+def test_assigned_calls_shares_reach_the_strategy_and_the_ledger_and_it_buys_them_again(promoted):
+    # given: calls held to expiry on a paper broker that settles by assignment
+    config = COVERED.model_copy(
+        update={
+            "name": "assigned_calls",
+            "parameters": {**COVERED.parameters, "exit_dte": 0, "profit_target": 0.99, "short_delta": 0.5},
+        }
+    )
+    version = promoted(config)
+    history, steps = replay_bars({"AAA": BARS}, START)
+    commission, slippage = costs_of(BacktestConfig())
+    client = SimulatedBrokerClient(
+        cash=1_000_000.0, commission=commission, slippage=slippage, option_settlement="assign"
+    )
+    session = TradingSession(
+        version=version,
+        mode="paper",
+        broker="simulated",
+        capital=Decimal(1_000_000),
+        history=history,
+        client=client,
+    )
+    ordered, heard = listened(session)
+
+    # when
+    for step in steps:
+        session.on_bars(step)
+
+    # then: two calls assigned (their shares sold at the strike), each time shares bought again
+    day = lambda d: datetime(2023, *d, tzinfo=UTC)  # noqa: E731
+    first, second, third = (o.id for o in ordered)
+    assert [(f.order_id, f.side, f.qty, round(f.price, 5), f.ts) for f in heard] == [
+        (first, Side.BUY, 100.0, 62.87281, day((6, 1))),
+        ("assigned-AAA230630C00063000", Side.SELL, 100.0, 63.0, day((6, 30))),
+        (second, Side.BUY, 100.0, 64.49443, day((6, 30))),
+        ("assigned-AAA230804C00065000", Side.SELL, 100.0, 65.0, day((8, 4))),
+        (third, Side.BUY, 100.0, 66.9669, day((8, 4))),
+    ]
+    assert [(t.entry_price, t.exit_price) for t in session.ledger.trades] == [
+        (heard[0].price, 63.0),
+        (heard[2].price, 65.0),
+    ]
+    assert Position.objects.get(strategy_version=version, symbol="AAA").qty == Decimal(100)
