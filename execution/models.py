@@ -116,7 +116,11 @@ class Fill(models.Model):
         blank=True,
         help_text="An option order's leg.",
     )
-    execution_id = models.CharField(max_length=64)
+    execution_id = models.CharField(
+        max_length=128,
+        help_text="The broker's id of the execution; of an option order's leg: the broker's order id, "
+        "the leg's OCC symbol and its cumulative contracts.",
+    )
     qty = models.DecimalField(**QTY)
     notional = models.DecimalField(**MONEY, help_text="qty x price: the money the fill moved, exact.")
     price = models.DecimalField(**AVERAGE, help_text="notional / qty")
