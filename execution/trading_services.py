@@ -8,9 +8,9 @@ all that is missing: the version's stage (paper needs an approved paper stage, l
 live stage), the trading state (nothing starts HALTED), and for live: LIVE_TRADING_ENABLED, a real
 broker, and its live keys. Through a real broker it reconciles first, and a mismatch refuses it.
 At every bar it reads the trading states again (the kill switch may have been engaged from
-anywhere): while HALTED its risk manager refuses every order but the kill switch's flatten (its
-reduce-only closes of the positions, shares and contracts), and on the paper broker the session
-drops its working orders itself.
+anywhere): while HALTED its risk manager refuses every order (the kill switch's flatten, its
+reduce-only closes of the shares and contracts held, does not ask it), and on the paper broker the
+session drops its working orders itself.
 
 Each order is stored before it is sent; what the broker answers during a bar (the paper broker
 fills at once) is applied at the bar's end, in one transaction for all its orders. The strategy and
@@ -79,7 +79,7 @@ from marketdata.selectors import stored_bars_get
 from monitoring.services import breakers_alert, metrics_after_fills
 from quantsite.audit import audit
 from quantsite.events import event_bus
-from risk.core.manager import Decision, PolicyRiskManager, RefusalCode
+from risk.core.manager import Decision, PolicyRiskManager
 from risk.core.state import TradingState
 from risk.services import flatten_done, risk_policy_get, trading_state_get, trading_states_get
 from strategies.choices import StrategyStage
@@ -105,9 +105,6 @@ STAGES = {
     TradingMode.LIVE: {StrategyStage.LIVE_APPROVED, StrategyStage.LIVE},
 }
 FLATTEN = "kill switch: flatten"
-# The refusals a flatten's orders are not held to: the kill switch's halt (set by hand, or the
-# manager's own drawdown breaker) is what asks for them.
-FLATTEN_WAIVED = {RefusalCode.TRADING_HALTED, RefusalCode.MAX_DRAWDOWN}
 STARTED = {TradingMode.PAPER: StrategyStage.PAPER, TradingMode.LIVE: StrategyStage.LIVE}
 
 
@@ -330,31 +327,22 @@ class TradingSession:
         return report
 
     def _flatten(self, ts: datetime) -> None:
-        """The kill switch asked for the positions to be closed: reduce-only market orders, each
-        checked by the risk manager and sent through the OMS, or refused with its reasons (in the
-        audit trail). The halt that asked for them is no reason to refuse them (FLATTEN_WAIVED); every
-        other check stands: an order that would open or grow a position does not pass."""
+        """The kill switch asked for the positions to be closed: reduce-only market orders of every
+        contract and share held, sent past the (halted) strategy and risk manager (a limit on order
+        size or rate must not keep a position open), each in the audit trail."""
         orders: list[CoreOrder | OptionOrder] = self._option_closes() if self.options else []
         symbols = [self.strategy.underlying] if self.options else self.strategy.symbols
-        for (
-            symbol
-        ) in symbols:  # after the options: shares that cover a call held are sold once it is bought back
+        # After the options: shares that cover a call held are sold once the call is bought back.
+        for symbol in symbols:
             if qty := self.portfolio.position(symbol):
                 side = Side.SELL if qty > 0 else Side.BUY
                 orders.append(CoreOrder(symbol, side, qty=abs(qty), reduce_only=True, reason=FLATTEN))
-        sent = 0
         for order in orders:
-            decision = self.risk.check_order(order, self.portfolio)
-            standing = [r for r in decision.reasons if r.code not in FLATTEN_WAIVED]
-            if standing:
-                self._refused(order, Decision(approved=False, reasons=standing))
-                continue
             if isinstance(order, OptionOrder):
                 self._place_option(order, f"flatten {order.legs[0].symbol} {ts.isoformat()}")
             else:
                 self._send(order, f"flatten {order.symbol} {ts.isoformat()}")
-            sent += 1
-        flatten_done(version=self.version, orders=sent, by=self.actor)
+        flatten_done(version=self.version, orders=len(orders), by=self.actor)
 
     def _option_closes(self) -> list[OptionOrder]:
         """The contracts held, each closed by its own order (one leg): a leg nobody quotes then
