@@ -24,10 +24,11 @@ VersionId = Annotated[int | None, Field(ge=1, description="a strategy version's 
 
 @tool(agent="risk", role=VIEWER)
 def check_position_size(actor, order: OrderInput) -> dict:
-    """Would the version's risk manager take this order of shares now? Its policy (risk per trade,
-    capital deployed, concurrent positions, loss limits), the trading states in force and its account as the
-    OMS keeps it, marked at the latest stored closes; nothing is placed. Answers approved and, when
-    refused, the reasons (code and message)."""
+    """Would the version's risk manager take this order (of shares, or an option order of legs) now?
+    Its policy (risk per trade, capital deployed, concurrent positions, loss limits, net delta and
+    vega), the trading states in force and its account as the OMS keeps it, marked at the latest
+    stored closes and option chains; nothing is placed. Answers approved and, when refused, the
+    reasons (code and message)."""
     version = strategy_version_get(version_id=order.strategy_version)
     decision = order_risk_check(version=version, mode=order.mode, order=core_order_of(order.spec("check")))
     return {"approved": decision.approved, **refusal_details(decision)}

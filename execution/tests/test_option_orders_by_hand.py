@@ -115,7 +115,7 @@ def test_a_condor_beyond_the_risk_per_trade_is_refused_409_with_the_reasons_and_
         ),
         (
             {"legs": [{"symbol": PUT_83, "side": "sell"}, {"symbol": "BBB250221C00095000", "side": "buy"}]},
-            "an option order's legs must share one underlying, not ['AAA', 'BBB']",
+            "an option order's legs must share one underlying, not AAA, BBB",
         ),
         (
             {"legs": [{"symbol": PUT_83, "side": "sell"}, {"symbol": PUT_83, "side": "buy"}]},
@@ -262,9 +262,25 @@ def test_an_agents_malformed_legs_are_refused_400_and_a_viewer_may_not_place(as_
 
     assert (malformed.status_code, malformed.json()["message"]) == (
         400,
-        "an option order's legs must share one underlying, not ['AAA', 'BBB']",
+        "an option order's legs must share one underlying, not AAA, BBB",
     )
     assert no_ratio.status_code == 400
     assert "ratio" in no_ratio.json()["message"]
     assert (viewer.status_code, viewer.json()["error"]) == (403, "forbidden")
     assert Order.objects.count() == 0
+
+
+def test_the_risk_agents_check_measures_an_option_order_on_the_chain_and_places_nothing(
+    as_role,
+    invoke,
+    version,  # noqa: F811
+    fake,
+    aaa,
+):
+    within = invoke(as_role("viewer"), "check_position_size", order=tool_order(version))
+    beyond = invoke(as_role("viewer", "v2"), "check_position_size", order=tool_order(version, wing=5))
+
+    assert within.json()["result"] == {"approved": True, "reasons": []}
+    assert [r["code"] for r in beyond.json()["result"]["reasons"]] == ["risk_per_trade"]
+    assert Order.objects.count() == 0
+    assert fake.posted == []

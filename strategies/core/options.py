@@ -60,7 +60,7 @@ def option_terms_check(symbols, underlyings, qty, order_type: OrderType, limit_p
         raise InvalidInput(f"an option order names a contract twice: {', '.join(symbols)}")
     if len(set(underlyings)) != 1:
         raise InvalidInput(
-            f"an option order's legs must share one underlying, not {sorted(set(underlyings))}"
+            f"an option order's legs must share one underlying, not {', '.join(sorted(set(underlyings)))}"
         )
     if isinstance(qty, bool) or not isinstance(qty, int | Decimal) or qty < 1 or qty != int(qty):
         raise InvalidInput(f"an option order's quantity must be a whole number of units above 0, not {qty!r}")
