@@ -469,16 +469,7 @@ class TradingSession:
             multiplier=order.multiplier,
             reason=order.reason,
         )
-        stored = order_place(
-            version=self.version,
-            mode=self.mode,
-            broker=self.broker,
-            spec=spec,
-            signal=signal,
-            client=self.client,
-            actor=self.actor,
-            later=self._later,
-        )
+        stored = self._place(spec, signal)
         return stored, spec.request(stored.client_order_id)
 
     def _option_progress(self) -> None:
@@ -522,7 +513,11 @@ class TradingSession:
             tif=order.tif,
             reason=order.reason,
         )
-        order_place(
+        self._place(spec, signal)
+
+    def _place(self, spec: OrderSpec | OptionOrderSpec, signal: str) -> Order:
+        """Store the order and send it through the OMS."""
+        return order_place(
             version=self.version,
             mode=self.mode,
             broker=self.broker,
