@@ -9,14 +9,12 @@ from django.db.models.functions import Coalesce
 from execution.models import Fill, Order, OrderLeg, Position, TradingSessionRecord
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound
-from marketdata.core.providers.synthetic_chains import synthetic_chains
+from marketdata.core.providers.synthetic_chains import DEFAULT_SEED, synthetic_chains
 from marketdata.models import PriceBar
 from marketdata.selectors import stored_bars_get
 from quantsite.db import row_get
 from strategies.core.option_chain import ChainSnapshot
 from strategies.models import StrategyVersion
-
-CHAIN_SEED = 7  # the synthetic chains' seed: SyntheticChainProvider's default, the backtests' too
 
 
 def position_list() -> QuerySet[Position]:
@@ -87,7 +85,7 @@ def chain_latest_get(*, underlying: str, bars: pd.DataFrame | None = None) -> Ch
         ts = frame["ts"].max()  # each contract's last quote: the chain is as of the latest of them
         return ChainSnapshot(frame.assign(ts=ts), spot=spot, ts=ts.to_pydatetime())
     try:
-        frame = synthetic_chains(underlying, bars, last, last, seed=CHAIN_SEED)
+        frame = synthetic_chains(underlying, bars, last, last, seed=DEFAULT_SEED)
     except InvalidInput:  # too few bars before it to price a chain
         return None
     return ChainSnapshot(frame, spot=spot, ts=last.to_pydatetime())

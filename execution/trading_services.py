@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -75,6 +75,7 @@ from execution.services import (
 from marketdata.core.bars import BAR_COLUMNS, Timeframe
 from marketdata.core.errors import Forbidden, InvalidInput, NotFound
 from marketdata.core.options import OptionContract
+from marketdata.core.providers.synthetic_chains import SyntheticChainConfig
 from marketdata.selectors import stored_bars_get
 from monitoring.services import breakers_alert, metrics_after_fills
 from quantsite.audit import audit
@@ -105,6 +106,7 @@ STAGES = {
     TradingMode.LIVE: {StrategyStage.LIVE_APPROVED, StrategyStage.LIVE},
 }
 FLATTEN = "kill switch: flatten"
+CHAIN_HISTORY_DAYS = SyntheticChainConfig().history_days
 STARTED = {TradingMode.PAPER: StrategyStage.PAPER, TradingMode.LIVE: StrategyStage.LIVE}
 
 
@@ -409,7 +411,9 @@ class TradingSession:
         if bar is None:
             return StepReport(ts)
         row = pd.DataFrame([[getattr(bar, c) for c in BAR_COLUMNS]], columns=list(BAR_COLUMNS))
-        self._bars = pd.concat([self._bars, row.set_index(pd.DatetimeIndex([pd.Timestamp(bar.ts)]))])
+        bars = pd.concat([self._bars, row.set_index(pd.DatetimeIndex([pd.Timestamp(bar.ts)]))])
+        # A chain is priced from the bars of history_days before it: older ones need not be kept.
+        self._bars = bars[bars.index >= pd.Timestamp(bar.ts) - timedelta(days=CHAIN_HISTORY_DAYS)]
         paper = isinstance(self.client, SimulatedBrokerClient)
         if paper:
             self.client.bar_open(bar)

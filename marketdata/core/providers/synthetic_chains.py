@@ -38,6 +38,7 @@ MAX_WIDENING_STD_DEVS = 3.0
 # strikes of liquid US names.
 STRIKE_STEPS = ((25, 500), (100, 1_000), (250, 2_500), (1_000, 5_000), (math.inf, 10_000))
 PENNY_TICK_BELOW = 3.0  # options under $3 quote in cents, others in nickels
+DEFAULT_SEED = 7  # of the surface's draws, wherever a chain's seed is not chosen
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,11 @@ class SyntheticChainProvider(OptionChainProvider):
     name = "synthetic"
 
     def __init__(
-        self, bars: DataProvider | None = None, *, seed: int = 7, config: SyntheticChainConfig | None = None
+        self,
+        bars: DataProvider | None = None,
+        *,
+        seed: int = DEFAULT_SEED,
+        config: SyntheticChainConfig | None = None,
     ) -> None:
         self.bars = bars or SyntheticProvider(seed=seed)
         self.seed = seed
@@ -126,7 +131,7 @@ def synthetic_chains(
     start: datetime,
     end: datetime,
     *,
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
     config: SyntheticChainConfig | None = None,
 ) -> pd.DataFrame:
     """The chains of the sessions of ``bars`` (a daily BarFrame) within [start, end], priced
