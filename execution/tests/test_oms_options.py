@@ -13,7 +13,7 @@ from execution.manual_order_services import manual_order_place
 from execution.models import Fill, Order, Position, TradingAccount
 from execution.position_services import position_close
 from execution.services import OptionOrderSpec, Progress, order_place, orders_progress
-from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
+from execution.tests.fake_alpaca import KEY, SECRET
 from marketdata.core.errors import Conflict
 from quantsite.models import AuditRecord
 from strategies.core.config import StrategyConfig
@@ -25,15 +25,6 @@ CALL_100, CALL_105 = "AAA240621C00100000", "AAA240621C00105000"
 PUT_90, PUT_85 = "AAA240621P00090000", "AAA240621P00085000"
 TS = datetime(2024, 5, 2, 20, tzinfo=UTC)
 CONFIG = StrategyConfig(strategy="buy_and_hold", name="options_desk", universe=["AAA"])
-
-
-@pytest.fixture
-def fake():
-    server = FakeAlpaca().start()
-    server.reset()
-    yield server
-    server.release()
-    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from execution.models import Order, Position, TradingAccount
 from execution.position_services import position_close
-from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
+from execution.tests.fake_alpaca import KEY, SECRET
 from execution.tests.test_trading_session import BARS, START
 from execution.tests.test_trading_session import CONFIG as SESSION_CONFIG
 from execution.trading_services import TradingSession, replay_bars
@@ -20,15 +20,6 @@ from strategies.core.config import Sizing
 pytestmark = pytest.mark.django_db
 
 CONFIG = SESSION_CONFIG.model_copy(update={"name": "closing", "sizing": Sizing(mode="qty", value=1)})
-
-
-@pytest.fixture
-def fake():
-    server = FakeAlpaca().start()
-    server.reset()
-    yield server
-    server.release()
-    server.stop()
 
 
 @pytest.fixture

@@ -10,22 +10,13 @@ import pytest
 
 from execution.core.brokers.alpaca import AlpacaBroker
 from execution.models import Order, Position, TradingAccount
-from execution.tests.fake_alpaca import KEY, SECRET, FakeAlpaca
+from execution.tests.fake_alpaca import KEY, SECRET
 from execution.trading_services import OmsPortfolio, TradingSession, replay_bars
 from marketdata.core.bars import Timeframe
 from marketdata.core.providers.synthetic import SyntheticProvider
 from strategies.core.config import Sizing, StrategyConfig
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the stream applies fills from its own thread
-
-
-@pytest.fixture
-def fake():
-    server = FakeAlpaca().start()
-    server.reset()
-    yield server
-    server.release()
-    server.stop()
 
 
 def test_a_paper_session_through_alpaca_sees_its_fills_at_the_next_bar(fake, promoted, monkeypatch):
