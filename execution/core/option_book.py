@@ -45,6 +45,15 @@ MarkBy = Literal["quote", "model"]
 TOLERANCE = 1e-9  # of money compared after float arithmetic
 
 
+def book_terms_check(settlement: str, marks: str) -> None:
+    """InvalidInput unless contracts settle at expiry in "cash" or "assign" mode and are marked by
+    "quote" or "model"."""
+    if settlement not in ("cash", "assign"):
+        raise InvalidInput(f"expiry settlement is 'cash' or 'assign', not {settlement!r}")
+    if marks not in ("quote", "model"):
+        raise InvalidInput(f"options are marked by 'quote' or 'model', not {marks!r}")
+
+
 class OptionTradeLeg(NamedTuple):
     """One leg of a closed spread: ``contracts`` held (negative short), bought or sold at
     ``entry_price`` and closed at ``exit_price`` (per share; the average over its closes), and its
@@ -132,10 +141,7 @@ class OptionBook(Portfolio):
     one-sided) or by "model" (Black-Scholes-Merton at the quote's implied volatility)."""
 
     def __init__(self, cash: float, *, settlement: Settle = "cash", marks: MarkBy = "quote") -> None:
-        if settlement not in ("cash", "assign"):
-            raise InvalidInput(f"expiry settlement is 'cash' or 'assign', not {settlement!r}")
-        if marks not in ("quote", "model"):
-            raise InvalidInput(f"options are marked by 'quote' or 'model', not {marks!r}")
+        book_terms_check(settlement, marks)
         super().__init__(cash)
         self.settlement = settlement
         self.marks_by = marks
