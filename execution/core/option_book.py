@@ -107,8 +107,7 @@ class _SpreadLeg:
     symbol: str
     ratio: int  # signed contracts per unit
     entry_price: float
-    open: int  # signed contracts still held
-    closed: int = 0  # contracts closed so far (unsigned)
+    closed: int = 0  # contracts closed so far of the spread's units (unsigned)
     exit_value: float = 0.0  # sum of exit price x contracts closed
 
 
@@ -368,9 +367,7 @@ class OptionBook(Portfolio):
             contracts == leg.signed_ratio * fill.qty for leg, contracts, _ in opened
         )
         units = fill.qty if whole else math.gcd(*(abs(contracts) for _, contracts, _ in opened))
-        legs = [
-            _SpreadLeg(leg.symbol, contracts // units, price, contracts) for leg, contracts, price in opened
-        ]
+        legs = [_SpreadLeg(leg.symbol, contracts // units, price) for leg, contracts, price in opened]
         exposure = OptionExposure()
         if chain is not None and all(leg.symbol in chain for leg, _, _ in opened):
             exposure = chain.exposure(
@@ -391,10 +388,10 @@ class OptionBook(Portfolio):
             for leg in spread.legs:
                 if contracts == 0:
                     break
-                if leg.symbol != symbol or leg.open == 0:
+                held = abs(leg.ratio) * spread.units - leg.closed
+                if leg.symbol != symbol or held == 0:
                     continue
-                closing = min(contracts, abs(leg.open))
-                leg.open -= closing if leg.open > 0 else -closing
+                closing = min(contracts, held)
                 leg.closed += closing
                 leg.exit_value += price * closing
                 spread.exit_commission += per_contract * closing
