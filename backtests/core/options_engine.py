@@ -208,8 +208,9 @@ class _Run:
         self.runner = OptionRunner(
             strategy, risk_manager=risk, portfolio=self.book, send=self._submit, refused=self._refused
         )
-        self._chain: ChainSnapshot | None = None  # the session's, while the strategy decides on it
-        self._bar: PriceBar | None = None
+        # The session's chain and step, while the strategy decides on it.
+        self._chain: ChainSnapshot | None = None
+        self._step = 0
 
     def simulate(self, first: int) -> None:
         data, book, broker, strategy = self.data, self.book, self.broker, self.strategy
@@ -231,15 +232,7 @@ class _Run:
                 for fill in broker.on_chain(chain):
                     strategy.on_option_fill(fill)
                 self._report_option_trades()
-                self._chain, self._bar = (
-                    chain,
-                    PriceBar(
-                        underlying,
-                        ts,
-                        *(float(getattr(data, c)[step]) for c in ("open", "high", "low", "close", "volume")),
-                        step,
-                    ),
-                )
+                self._chain, self._step = chain, step
                 self.runner.on_chain(chain)
             equity, gross = book.valuation()
             self.equity[step], self.cash[step] = equity, book.cash
@@ -247,15 +240,17 @@ class _Run:
 
     def _submit(self, order: OptionOrder | Order, signal: str) -> None:
         """An order the risk manager approved, to the broker at this session's chain and bar."""
-        chain, bar = self._chain, self._bar
-        if isinstance(order, Order) and order.symbol != bar.symbol:
-            raise InvalidInput(f"an options backtest of {bar.symbol} trades no shares of {order.symbol}")
+        data, step = self.data, self._step
+        if isinstance(order, Order) and order.symbol != data.symbol:
+            raise InvalidInput(f"an options backtest of {data.symbol} trades no shares of {order.symbol}")
         if isinstance(order, OptionOrder):
-            fill = self.broker.submit_option(order, chain)
+            fill = self.broker.submit_option(order, self._chain)
             if fill is not None:
                 self.strategy.on_option_fill(fill)
                 self._report_option_trades()
             return
+        prices = (float(getattr(data, c)[step]) for c in ("open", "high", "low", "close", "volume"))
+        bar = PriceBar(data.symbol, self._chain.ts, *prices, step)
         for fill in self.broker.submit(order, bar):
             self._record(fill)
 
