@@ -5,7 +5,7 @@ the broker, book and risk checks of paper trading.
         contracts expiring that day (or before, on a day without a session) settle at the close
         the book is marked to the session's chain (by quote or by model)
         working option orders (limits) meet the chain
-XX
+        orders = strategy.on_chain(chain, book)
         each order: risk_manager.check_order(order, book) (execution.core.option_runner) ->
             an OptionOrder fills as one at the net of its legs at the touch (execution.core.option_fills)
             an Order (shares of the underlying) fills at the close with the equity costs
@@ -19,7 +19,7 @@ spreads (opened and closed or settled as one); the metrics count both kinds of r
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from backtests.core.engine import BacktestEngine, _buy_and_hold, costs_of, prepa
 from backtests.core.metrics import compute_metrics
 from backtests.core.results import BacktestConfig, BacktestResult, EquityCurve
 from execution.core.ledger import Trade, TradeLedger, Trades
-from execution.core.option_book import OptionBook, OptionTrade
+from execution.core.option_book import MarkBy, OptionBook, OptionTrade, Settle, book_terms_check
 from execution.core.option_fills import OptionCommission
 from execution.core.option_runner import OptionRunner
 from execution.core.simulated import SimulatedBroker
@@ -50,16 +50,13 @@ class OptionsConfig:
     dividend yield the model and missing greeks are priced with."""
 
     commission_per_contract: Decimal = Decimal("0.65")
-    settlement: Literal["cash", "assign"] = "cash"
-    marks: Literal["quote", "model"] = "quote"
+    settlement: Settle = "cash"
+    marks: MarkBy = "quote"
     rate: float = 0.04
     dividend_yield: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.settlement not in ("cash", "assign"):
-            raise InvalidInput(f"expiry settlement is 'cash' or 'assign', not {self.settlement!r}")
-        if self.marks not in ("quote", "model"):
-            raise InvalidInput(f"options are marked by 'quote' or 'model', not {self.marks!r}")
+        book_terms_check(self.settlement, self.marks)
 
 
 class OptionStrategy(Protocol):
@@ -211,8 +208,9 @@ class _Run:
         self.runner = OptionRunner(
             strategy, risk_manager=risk, portfolio=self.book, send=self._submit, refused=self._refused
         )
-        self._chain: ChainSnapshot | None = None  # the session's, while the strategy decides on it
-        self._bar: PriceBar | None = None
+        # The session's chain and step, while the strategy decides on it.
+        self._chain: ChainSnapshot | None = None
+        self._step = 0
 
     def simulate(self, first: int) -> None:
         data, book, broker, strategy = self.data, self.book, self.broker, self.strategy
@@ -234,15 +232,7 @@ class _Run:
                 for fill in broker.on_chain(chain):
                     strategy.on_option_fill(fill)
                 self._report_option_trades()
-                self._chain, self._bar = (
-                    chain,
-                    PriceBar(
-                        underlying,
-                        ts,
-                        *(float(getattr(data, c)[step]) for c in ("open", "high", "low", "close", "volume")),
-                        step,
-                    ),
-                )
+                self._chain, self._step = chain, step
                 self.runner.on_chain(chain)
             equity, gross = book.valuation()
             self.equity[step], self.cash[step] = equity, book.cash
@@ -250,15 +240,17 @@ class _Run:
 
     def _submit(self, order: OptionOrder | Order, signal: str) -> None:
         """An order the risk manager approved, to the broker at this session's chain and bar."""
-        chain, bar = self._chain, self._bar
-        if isinstance(order, Order) and order.symbol != bar.symbol:
-            raise InvalidInput(f"an options backtest of {bar.symbol} trades no shares of {order.symbol}")
+        data, step = self.data, self._step
+        if isinstance(order, Order) and order.symbol != data.symbol:
+            raise InvalidInput(f"an options backtest of {data.symbol} trades no shares of {order.symbol}")
         if isinstance(order, OptionOrder):
-            fill = self.broker.submit_option(order, chain)
+            fill = self.broker.submit_option(order, self._chain)
             if fill is not None:
                 self.strategy.on_option_fill(fill)
                 self._report_option_trades()
             return
+        prices = (float(getattr(data, c)[step]) for c in ("open", "high", "low", "close", "volume"))
+        bar = PriceBar(data.symbol, self._chain.ts, *prices, step)
         for fill in self.broker.submit(order, bar):
             self._record(fill)
 

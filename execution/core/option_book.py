@@ -45,6 +45,15 @@ MarkBy = Literal["quote", "model"]
 TOLERANCE = 1e-9  # of money compared after float arithmetic
 
 
+def book_terms_check(settlement: str, marks: str) -> None:
+    """InvalidInput unless contracts settle at expiry in "cash" or "assign" mode and are marked by
+    "quote" or "model"."""
+    if settlement not in ("cash", "assign"):
+        raise InvalidInput(f"expiry settlement is 'cash' or 'assign', not {settlement!r}")
+    if marks not in ("quote", "model"):
+        raise InvalidInput(f"options are marked by 'quote' or 'model', not {marks!r}")
+
+
 class OptionTradeLeg(NamedTuple):
     """One leg of a closed spread: ``contracts`` held (negative short), bought or sold at
     ``entry_price`` and closed at ``exit_price`` (per share; the average over its closes), and its
@@ -98,8 +107,7 @@ class _SpreadLeg:
     symbol: str
     ratio: int  # signed contracts per unit
     entry_price: float
-    open: int  # signed contracts still held
-    closed: int = 0  # contracts closed so far (unsigned)
+    closed: int = 0  # contracts closed so far of the spread's units (unsigned)
     exit_value: float = 0.0  # sum of exit price x contracts closed
 
 
@@ -132,10 +140,7 @@ class OptionBook(Portfolio):
     one-sided) or by "model" (Black-Scholes-Merton at the quote's implied volatility)."""
 
     def __init__(self, cash: float, *, settlement: Settle = "cash", marks: MarkBy = "quote") -> None:
-        if settlement not in ("cash", "assign"):
-            raise InvalidInput(f"expiry settlement is 'cash' or 'assign', not {settlement!r}")
-        if marks not in ("quote", "model"):
-            raise InvalidInput(f"options are marked by 'quote' or 'model', not {marks!r}")
+        book_terms_check(settlement, marks)
         super().__init__(cash)
         self.settlement = settlement
         self.marks_by = marks
@@ -362,9 +367,7 @@ class OptionBook(Portfolio):
             contracts == leg.signed_ratio * fill.qty for leg, contracts, _ in opened
         )
         units = fill.qty if whole else math.gcd(*(abs(contracts) for _, contracts, _ in opened))
-        legs = [
-            _SpreadLeg(leg.symbol, contracts // units, price, contracts) for leg, contracts, price in opened
-        ]
+        legs = [_SpreadLeg(leg.symbol, contracts // units, price) for leg, contracts, price in opened]
         exposure = OptionExposure()
         if chain is not None and all(leg.symbol in chain for leg, _, _ in opened):
             exposure = chain.exposure(
@@ -385,10 +388,10 @@ class OptionBook(Portfolio):
             for leg in spread.legs:
                 if contracts == 0:
                     break
-                if leg.symbol != symbol or leg.open == 0:
+                held = abs(leg.ratio) * spread.units - leg.closed
+                if leg.symbol != symbol or held == 0:
                     continue
-                closing = min(contracts, abs(leg.open))
-                leg.open -= closing if leg.open > 0 else -closing
+                closing = min(contracts, held)
                 leg.closed += closing
                 leg.exit_value += price * closing
                 spread.exit_commission += per_contract * closing
