@@ -115,8 +115,9 @@ def add_options_arguments(parser) -> None:
     parser.add_argument("--contract-commission", help="per option contract (default 0.65)")
 
 
-def options_config_from_options(opts: dict) -> OptionsConfig | None:
-    """The OptionsConfig of the options flags; None when none is given (the run's defaults)."""
+def options_run_arguments(opts: dict) -> dict[str, Any]:
+    """The options flags as a run's ``options`` (an OptionsConfig; None when none is given: the
+    run's defaults) and ``chain_seed``."""
     values: dict[str, Any] = {}
     if opts["settlement"] is not None:
         values["settlement"] = opts["settlement"]
@@ -127,7 +128,7 @@ def options_config_from_options(opts: dict) -> OptionsConfig | None:
         if not commission.is_finite() or commission < 0:
             raise InvalidInput(f"--contract-commission must not be negative, not {commission}")
         values["commission_per_contract"] = commission
-    return OptionsConfig(**values) if values else None
+    return {"options": OptionsConfig(**values) if values else None, "chain_seed": opts["chain_seed"]}
 
 
 def metrics_table(metrics: PerformanceMetrics | dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ holds (settled at expiry, closed by someone else) is no longer part of the posit
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import ClassVar, Literal
 
@@ -305,17 +305,16 @@ class PremiumStrategy(OptionStrategy):
         (it still needs the margin or shares it covers), untracked when it is long legs alone (it can
         lose no more)."""
         prices = dict(zip(position.legs, position.prices, strict=True))
+
+        def of(some: tuple[OptionLeg, ...]) -> HeldPosition:
+            return replace(position, legs=some, prices=tuple(prices[leg] for leg in some), closing=None)
+
         rest = tuple(leg for leg in position.legs if leg not in legs)
-        part = HeldPosition(
-            position.order_id, legs, tuple(prices[leg] for leg in legs), position.units, position.opened
-        )
+        part = of(legs)
         at = self.positions.index(position)
         self.positions[at] = part
         if any(leg.side is Side.SELL for leg in rest):
-            kept = HeldPosition(
-                position.order_id, rest, tuple(prices[leg] for leg in rest), position.units, position.opened
-            )
-            self.positions.insert(at + 1, kept)
+            self.positions.insert(at + 1, of(rest))
         return part
 
     def _reconcile(self, book: OptionPortfolioView) -> None:

@@ -14,7 +14,7 @@ from backtests.management.options import (
     add_options_arguments,
     backtest_config_from_options,
     metrics_table,
-    options_config_from_options,
+    options_run_arguments,
     path_prepare,
     run_reports,
     strategy_config_from_options,
@@ -88,8 +88,7 @@ class Command(BaseCommand):
         run = backtest_run_create(
             strategy_config=strategy_config,
             backtest_config=backtest_config,
-            options=options_config_from_options(opts),
-            chain_seed=opts["chain_seed"],
+            **options_run_arguments(opts),
         )
         return self._on_stored(run, opts)
 
@@ -108,8 +107,7 @@ class Command(BaseCommand):
         run = version_backtest_create(
             version=version,
             backtest_config=backtest_config,
-            options=options_config_from_options(opts),
-            chain_seed=opts["chain_seed"],
+            **options_run_arguments(opts),
         )
         return self._on_stored(run, opts)
 
@@ -133,8 +131,7 @@ class Command(BaseCommand):
             backtest_config=backtest_config,
             csv_path=opts["csv"],
             fast=opts["fast"],
-            options=options_config_from_options(opts),
-            chain_seed=opts["chain_seed"],
+            **options_run_arguments(opts),
         )
         seconds = perf_counter() - started
         symbols = ", ".join(strategy_config.universe)
