@@ -39,7 +39,6 @@ from backtests.selectors import (
 )
 from backtests.services import (
     COST_FIELDS,
-    DEFAULT_CHAIN_SEED,
     FILL_TIMINGS,
     backtest_run_create,
     backtest_run_enqueue,
@@ -55,6 +54,7 @@ from backtests.walkforward_services import (
 from marketdata.choices import TimeframeChoices
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range
+from marketdata.core.providers.synthetic_chains import DEFAULT_SEED
 from quantsite.schema import ErrorSerializer
 from strategies.selectors import strategy_version_get
 
@@ -290,7 +290,7 @@ class OptionsInputSerializer(serializers.Serializer):
     """How an option strategy's backtest trades options (OptionsConfig), and its chains' seed."""
 
     chain_seed = serializers.IntegerField(
-        default=DEFAULT_CHAIN_SEED, help_text="seed of the synthetic chains priced from the bars"
+        default=DEFAULT_SEED, help_text="seed of the synthetic chains priced from the bars"
     )
     settlement = serializers.ChoiceField(
         choices=["cash", "assign"],
@@ -498,7 +498,7 @@ class BacktestRunViewSet(RecordedRunViewSet):
         data = BacktestRunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        options, chain_seed = None, DEFAULT_CHAIN_SEED
+        options, chain_seed = None, DEFAULT_SEED
         if "options" in v:
             options = OptionsConfig(**{k: value for k, value in v["options"].items() if k != "chain_seed"})
             chain_seed = v["options"]["chain_seed"]

@@ -29,7 +29,7 @@ from backtests.core.results import BacktestConfig, BacktestResult, FillTiming
 from backtests.models import MAX_STORED_CURVE_POINTS, BacktestRun
 from marketdata.core.bars import Timeframe
 from marketdata.core.errors import InvalidInput, NotFound, validation_message
-from marketdata.core.providers.synthetic_chains import SyntheticChainConfig, synthetic_chains
+from marketdata.core.providers.synthetic_chains import DEFAULT_SEED, SyntheticChainConfig, synthetic_chains
 from marketdata.selectors import csv_bars_get, date_span, stored_bars_check, stored_bars_get
 from quantsite.artifacts import artifact_write
 from quantsite.runs import run_recorded
@@ -53,7 +53,6 @@ COST_FIELDS = (
     "slippage_bps",
     "volume_impact_bps",
 )
-DEFAULT_CHAIN_SEED = 7
 # Calendar days of bars an options backtest reads before its first session: its chains (synthetic,
 # from the bars) are then the same whatever range is asked for.
 CHAIN_HISTORY_DAYS = SyntheticChainConfig().history_days
@@ -152,7 +151,7 @@ def backtest_compute(
     data: dict[str, pd.DataFrame],
     fast: bool | None = None,
     options: OptionsConfig | None = None,
-    chain_seed: int = DEFAULT_CHAIN_SEED,
+    chain_seed: int = DEFAULT_SEED,
 ) -> BacktestResult:
     """Run the engine on bars already loaded. fast: see BacktestEngine.run (None: when it can). An
     option strategy runs on the options engine over synthetic chains of its underlying's bars
@@ -220,7 +219,7 @@ def backtest_csv_compute(
     csv_path: str | Path,
     fast: bool | None = None,
     options: OptionsConfig | None = None,
-    chain_seed: int = DEFAULT_CHAIN_SEED,
+    chain_seed: int = DEFAULT_SEED,
 ) -> BacktestResult:
     """Backtest the bars of one CSV (or Parquet) file; nothing is stored. The request is checked
     before the file is read."""
@@ -326,7 +325,7 @@ def backtest_run_create(
     csv_path: str | Path | None = None,
     requested_by=None,
     options: OptionsConfig | None = None,
-    chain_seed: int = DEFAULT_CHAIN_SEED,
+    chain_seed: int = DEFAULT_SEED,
 ) -> BacktestRun:
     """Validate a backtest request (strategy, parameters, costs, symbols, bars in range) and keep it
     as a queued run. An option strategy's run keeps its options settings (default OptionsConfig)
@@ -342,7 +341,7 @@ def backtest_run_create(
     if isinstance(strategy, OptionStrategy):
         config["options"] = to_plain(options or OptionsConfig())
         config["chains"] = {"source": "synthetic", "seed": chain_seed}
-    elif options is not None or chain_seed != DEFAULT_CHAIN_SEED:
+    elif options is not None or chain_seed != DEFAULT_SEED:
         raise InvalidInput(
             f"options settings and a chain seed are for option strategies; {strategy_config.strategy} "
             "trades shares"
@@ -367,7 +366,7 @@ def version_backtest_create(
     backtest_config: BacktestConfig,
     requested_by=None,
     options: OptionsConfig | None = None,
-    chain_seed: int = DEFAULT_CHAIN_SEED,
+    chain_seed: int = DEFAULT_SEED,
 ) -> BacktestRun:
     """A run of a strategy version: its config, under its risk policy (options and chain_seed: as
     backtest_run_create's). Only once a backtest was approved (BACKTEST_APPROVED or any later
@@ -421,7 +420,7 @@ def backtest_run_execute(*, run: BacktestRun, fast: bool | None = None) -> Backt
             data=data,
             fast=fast,
             options=None if options is None else options_config_from_json(options),
-            chain_seed=run.config.get("chains", {}).get("seed", DEFAULT_CHAIN_SEED),
+            chain_seed=run.config.get("chains", {}).get("seed", DEFAULT_SEED),
         )
         report = artifact_write(backtest_report_name(run=run), ReportGenerator().generate_html(result))
         _result_keep(run, result, report)

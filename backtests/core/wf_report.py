@@ -26,6 +26,7 @@ from backtests.core.report import (
     _pct,
     _plot_times,
     _ratio,
+    _scroll_table,
     _text,
     _when,
     downsample_indices,
@@ -334,11 +335,7 @@ def _windows_html(result: WalkForwardResult) -> str:
             f"<td class='wrap'>{_e(w.note)}</td>"
             "</tr>"
         )
-    return (
-        f"<div class='scroll'><table><thead>{head}</thead>\n<tbody>\n"
-        + "\n".join(rows)
-        + "\n</tbody></table></div>"
-    )
+    return _scroll_table(head, rows)
 
 
 # --- parameter stability --------------------------------------------------------------------------
@@ -555,11 +552,7 @@ def _sets_table(result: WalkForwardResult, window: WalkForwardWindowResult) -> s
             f"<td class='num'>{NONE if t.metrics is None else f'{t.metrics.total_trades:,}'}</td>"
             f"<td class='wrap'>{_e(status)}</td></tr>"
         )
-    return (
-        f"<div class='scroll'><table><thead>{head}</thead>\n<tbody>\n"
-        + "\n".join(rows)
-        + "\n</tbody></table></div>"
-    )
+    return _scroll_table(head, rows)
 
 
 def _by_values(trials: Sequence[Trial], names: Sequence[str]) -> dict[tuple, Trial]:

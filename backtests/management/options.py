@@ -7,10 +7,11 @@ from typing import Any
 
 from backtests.core.options_engine import OptionsConfig
 from backtests.core.results import BacktestConfig, PerformanceMetrics
-from backtests.services import DEFAULT_CHAIN_SEED, FILL_TIMINGS, strategy_config_from_dict
+from backtests.services import FILL_TIMINGS, strategy_config_from_dict
 from marketdata.core.bars import Timeframe
 from marketdata.core.calendar import day_range, parse_day
 from marketdata.core.errors import InvalidInput
+from marketdata.core.providers.synthetic_chains import DEFAULT_SEED
 from quantsite.artifacts import artifact_location, artifact_read
 from quantsite.cli import parse_param
 from strategies.core.config import StrategyConfig, strategy_config_load
@@ -105,8 +106,8 @@ def add_options_arguments(parser) -> None:
     parser.add_argument(
         "--chain-seed",
         type=int,
-        default=DEFAULT_CHAIN_SEED,
-        help=f"seed of the synthetic option chains built from the bars (default {DEFAULT_CHAIN_SEED})",
+        default=DEFAULT_SEED,
+        help=f"seed of the synthetic option chains built from the bars (default {DEFAULT_SEED})",
     )
     parser.add_argument(
         "--settlement", help="options in the money at expiry: cash (default) or assign (shares)"
