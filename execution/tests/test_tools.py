@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from execution.models import Order, TradingAccount
-from execution.tests.test_position_close import at_alpaca, fake  # noqa: F401  (fixtures)
+from execution.tests.test_position_close import at_alpaca  # noqa: F401  (a fixture)
 from execution.tests.test_trading_session import BARS, START
 from execution.tests.test_trading_session import CONFIG as SESSION_CONFIG
 from execution.trading_services import TradingSession, replay_bars
